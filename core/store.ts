@@ -1,0 +1,358 @@
+/**
+ * The series store: the only state shared between sources (statsd, /proc, probes) and sinks
+ * (/metrics, OTLP). Sources write, sinks read.
+ *
+ * Two kinds of family live here:
+ * - *statsd families*, created on the fly from network input. Their label sets may differ from
+ *   series to series (as statsd_exporter allows). They are subject to the global series cap,
+ *   TTL expiry and type-conflict checks, and never throw: a refusal is returned as a reason.
+ * - *own families*, declared by Redline's code (self-metrics, host collector, HTTP probe) with
+ *   a fixed list of label names. Declaring one twice with another type is a programming error
+ *   and throws at start-up.
+ */
+import { serialiseLabels, escapeHelp } from './labels.js';
+import { SummaryWindow, type SummaryOptions } from './summary.js';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** Why a statsd sample could not be stored. */
+export type DropReason = 'series_limit' | 'type_conflict' | 'name_conflict' | 'label_conflict';
+
+export class Series {
+  /** `{a="x",b="y"}` or `` — serialised once. */
+  readonly labels: string;
+  value = 0;
+  /** Histogram: per-bucket (non-cumulative) counts, one per finite bound. */
+  readonly buckets: Float64Array | null;
+  sum = 0;
+  count = 0;
+  readonly summary: SummaryWindow | null;
+  /** Sets: distinct members seen in the current interval; `value` holds the last interval's size. */
+  readonly members: Set<string> | null;
+  updatedMs = 0;
+  readonly ttlMs: number;
+  /** Set when expired or removed: holders of a reference (the mapping cache) must look it up again. */
+  dead = false;
+  /** Lazily built `name_bucket{...,le="x"} ` prefixes, one per bound plus +Inf. */
+  bucketPrefixes: string[] | null = null;
+
+  constructor(
+    readonly family: Family,
+    labels: string,
+    ttlMs: number,
+    nowMs: number,
+    isSet: boolean,
+  ) {
+    this.labels = labels;
+    this.ttlMs = ttlMs;
+    this.updatedMs = nowMs;
+    this.buckets = family.bounds ? new Float64Array(family.bounds.length) : null;
+    this.summary = family.summaryOptions ? new SummaryWindow(family.summaryOptions, nowMs) : null;
+    this.members = isSet ? new Set<string>() : null;
+  }
+
+  /** Records one observation with a weight (sampled statsd timers count 1/rate times). */
+  observe(v: number, weight: number, nowMs: number): void {
+    const bounds = this.family.bounds;
+    if (bounds !== null) {
+      const b = this.buckets!;
+      // Bucket lists are short (≈15): a linear scan beats a binary search here.
+      for (let i = 0; i < bounds.length; i++) {
+        if (v <= bounds[i]!) {
+          b[i]! += weight;
+          break;
+        }
+      }
+    } else if (this.summary !== null) {
+      this.summary.observe(v, nowMs);
+    }
+    this.sum += v * weight;
+    this.count += weight;
+    this.updatedMs = nowMs;
+  }
+}
+
+export interface FamilyOptions {
+  name: string;
+  help: string;
+  type: MetricType;
+  /** Histogram bucket upper bounds (finite, ascending). */
+  buckets?: readonly number[];
+  summary?: SummaryOptions;
+}
+
+export class Family {
+  readonly name: string;
+  help: string;
+  readonly type: MetricType;
+  readonly bounds: Float64Array | null;
+  readonly summaryOptions: SummaryOptions | null;
+  readonly series = new Map<string, Series>();
+  /** True for families declared by Redline's own code. */
+  readonly own: boolean;
+  /** Pre-serialised `# HELP`/`# TYPE` for the text format. */
+  headerText: string;
+
+  constructor(opts: FamilyOptions, own: boolean) {
+    this.name = opts.name;
+    this.help = opts.help;
+    this.type = opts.type;
+    this.bounds =
+      opts.type === 'histogram' ? Float64Array.from([...(opts.buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b)) : null;
+    this.summaryOptions = opts.type === 'summary' ? (opts.summary ?? null) : null;
+    this.own = own;
+    this.headerText = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`;
+  }
+}
+
+/**
+ * Default histogram buckets for statsd observers, in seconds: request latencies from 1 ms to
+ * 60 s, roughly ×2–2.5 per step so percentiles stay within one bucket's error.
+ */
+export const DEFAULT_BUCKETS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+const SUFFIXES = ['_sum', '_count', '_bucket'] as const;
+
+export interface StoreOptions {
+  /** Global cap on statsd series; new series above it are dropped and counted. */
+  maxSeries: number;
+  /** Interval over which statsd sets count distinct members. */
+  setIntervalMs: number;
+  now?: () => number;
+}
+
+export interface StatsdSeriesRequest {
+  name: string;
+  help: string;
+  type: MetricType;
+  /** Label names sorted ascending, and their values. */
+  labelNames: readonly string[];
+  labelValues: readonly string[];
+  buckets?: readonly number[] | undefined;
+  summary?: SummaryOptions | undefined;
+  ttlMs: number;
+  isSet: boolean;
+}
+
+type Collect = () => void;
+
+export class Store {
+  readonly families = new Map<string, Family>();
+  /** Number of live statsd series. */
+  statsdSeriesCount = 0;
+  /** Live statsd series per type, for `redline_statsd_series{type}`. */
+  readonly statsdSeriesByType: Record<string, number> = { counter: 0, gauge: 0, histogram: 0, summary: 0, set: 0 };
+  maxSeries: number;
+  readonly setIntervalMs: number;
+  readonly now: () => number;
+  private readonly collectors: Collect[] = [];
+  private readonly ttlFamilies = new Set<Family>();
+  private readonly sets = new Set<Series>();
+  /** Names a statsd family may not take, because an own family or a histogram part uses them. */
+  private readonly reserved = new Map<string, string>();
+
+  constructor(opts: StoreOptions) {
+    this.maxSeries = opts.maxSeries;
+    this.setIntervalMs = opts.setIntervalMs;
+    this.now = opts.now ?? Date.now;
+  }
+
+  // ---------------------------------------------------------------- own families
+
+  counter(name: string, help: string, labelNames: readonly string[] = []): OwnMetric {
+    return this.own({ name, help, type: 'counter' }, labelNames);
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[] = []): OwnMetric {
+    return this.own({ name, help, type: 'gauge' }, labelNames);
+  }
+
+  histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): OwnMetric {
+    return this.own({ name, help, type: 'histogram', buckets }, labelNames);
+  }
+
+  private own(opts: FamilyOptions, labelNames: readonly string[]): OwnMetric {
+    const existing = this.families.get(opts.name);
+    if (existing) {
+      if (!existing.own || existing.type !== opts.type) {
+        throw new Error(`metric ${opts.name} is already registered as a ${existing.type}`);
+      }
+      return new OwnMetric(this, existing, labelNames);
+    }
+    const fam = new Family(opts, true);
+    this.families.set(opts.name, fam);
+    this.reserve(fam);
+    return new OwnMetric(this, fam, labelNames);
+  }
+
+  /** Runs `fn` before every read of the store (a scrape), for values that are cheap to sample then. */
+  onCollect(fn: Collect): void {
+    this.collectors.push(fn);
+  }
+
+  /** Called by sinks before they read. Collector failures are isolated from each other. */
+  collect(): void {
+    for (const fn of this.collectors) {
+      try {
+        fn();
+      } catch {
+        // A failing collector must not take the scrape down with it; its values stay stale.
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- statsd families
+
+  /**
+   * Finds or creates the series for a mapped statsd sample. Returns a reason instead of a
+   * series when the sample must be dropped; never throws.
+   */
+  statsdSeries(req: StatsdSeriesRequest): Series | DropReason {
+    let fam = this.families.get(req.name);
+    if (fam === undefined) {
+      const clash = this.clash(req.name, req.type);
+      if (clash !== null) return clash;
+      fam = new Family(
+        {
+          name: req.name,
+          help: req.help,
+          type: req.type,
+          ...(req.buckets ? { buckets: req.buckets } : {}),
+          ...(req.summary ? { summary: req.summary } : {}),
+        },
+        false,
+      );
+    } else if (fam.own) {
+      return 'name_conflict';
+    } else if (fam.type !== req.type) {
+      return 'type_conflict';
+    }
+    const key = serialiseLabels(req.labelNames, req.labelValues);
+    const existing = fam.series.get(key);
+    if (existing !== undefined) return existing;
+    if (this.statsdSeriesCount >= this.maxSeries) return 'series_limit';
+    if (!this.families.has(fam.name)) {
+      this.families.set(fam.name, fam);
+      this.reserve(fam);
+    }
+    const s = new Series(fam, key, req.ttlMs, this.now(), req.isSet);
+    fam.series.set(key, s);
+    this.statsdSeriesCount++;
+    this.statsdSeriesByType[req.isSet ? 'set' : fam.type]!++;
+    if (req.ttlMs > 0) this.ttlFamilies.add(fam);
+    if (req.isSet) this.sets.add(s);
+    return s;
+  }
+
+  /** Removes statsd series idle for longer than their TTL. Returns how many went. */
+  expire(nowMs: number = this.now()): number {
+    let removed = 0;
+    for (const fam of this.ttlFamilies) {
+      for (const [key, s] of fam.series) {
+        if (s.ttlMs > 0 && nowMs - s.updatedMs > s.ttlMs) {
+          this.removeSeries(fam, key, s);
+          removed++;
+        }
+      }
+      if (fam.series.size === 0) this.ttlFamilies.delete(fam);
+    }
+    return removed;
+  }
+
+  /** Closes the current set interval: each set's value becomes its distinct count. */
+  rotateSets(): void {
+    for (const s of this.sets) {
+      s.value = s.members!.size;
+      s.members!.clear();
+    }
+  }
+
+  private removeSeries(fam: Family, key: string, s: Series): void {
+    fam.series.delete(key);
+    s.dead = true;
+    this.statsdSeriesCount--;
+    this.statsdSeriesByType[s.members ? 'set' : fam.type]!--;
+    if (s.members) this.sets.delete(s);
+    if (fam.series.size === 0 && !fam.own) {
+      this.families.delete(fam.name);
+      this.unreserve(fam);
+    }
+  }
+
+  /** Would a new statsd family `name` of `type` collide with an existing one's exposed names? */
+  private clash(name: string, type: MetricType): DropReason | null {
+    const owner = this.reserved.get(name);
+    if (owner !== undefined) return this.families.get(owner)?.own ? 'name_conflict' : 'type_conflict';
+    if (type === 'histogram' || type === 'summary') {
+      for (const suf of SUFFIXES) {
+        const other = this.families.get(name + suf) ?? this.families.get(this.reserved.get(name + suf) ?? '');
+        if (other !== undefined) return other.own ? 'name_conflict' : 'type_conflict';
+      }
+    }
+    return null;
+  }
+
+  private reserve(fam: Family): void {
+    if (fam.type === 'histogram' || fam.type === 'summary') {
+      for (const suf of SUFFIXES) this.reserved.set(fam.name + suf, fam.name);
+    }
+  }
+
+  private unreserve(fam: Family): void {
+    if (fam.type === 'histogram' || fam.type === 'summary') {
+      for (const suf of SUFFIXES) this.reserved.delete(fam.name + suf);
+    }
+  }
+
+  /** Drops every statsd series (used by tests and by `--statsd.reset-on-reload`). */
+  clearStatsd(): void {
+    for (const fam of [...this.families.values()]) {
+      if (fam.own) continue;
+      for (const [key, s] of [...fam.series]) this.removeSeries(fam, key, s);
+    }
+  }
+}
+
+/** A handle on an own family with a fixed list of label names. */
+export class OwnMetric {
+  constructor(
+    private readonly store: Store,
+    readonly family: Family,
+    readonly labelNames: readonly string[],
+  ) {}
+
+  /** The series for these label values (in `labelNames` order), created on first use. */
+  series(values: readonly string[] = []): Series {
+    const key = serialiseLabels(this.labelNames, values);
+    let s = this.family.series.get(key);
+    if (s === undefined) {
+      s = new Series(this.family, key, 0, this.store.now(), false);
+      this.family.series.set(key, s);
+    }
+    return s;
+  }
+
+  set(values: readonly string[], v: number): void {
+    const s = this.series(values);
+    s.value = v;
+  }
+
+  inc(values: readonly string[] = [], by = 1): void {
+    this.series(values).value += by;
+  }
+
+  observe(values: readonly string[], v: number): void {
+    this.series(values).observe(v, 1, this.store.now());
+  }
+
+  remove(values: readonly string[]): void {
+    this.family.series.delete(serialiseLabels(this.labelNames, values));
+  }
+
+  /** Removes every series, e.g. before re-publishing a fresh snapshot of process groups. */
+  reset(): void {
+    this.family.series.clear();
+  }
+}

@@ -142,6 +142,8 @@ export class Store {
   readonly families = new Map<string, Family>();
   /** Number of live statsd series. */
   statsdSeriesCount = 0;
+  /** Moves whenever a statsd series goes away, so cached refusals (series cap, conflicts) are re-tried. */
+  generation = 0;
   /** Live statsd series per type, for `redline_statsd_series{type}`. */
   readonly statsdSeriesByType: Record<string, number> = { counter: 0, gauge: 0, histogram: 0, summary: 0, set: 0 };
   maxSeries: number;
@@ -272,6 +274,7 @@ export class Store {
   private removeSeries(fam: Family, key: string, s: Series): void {
     fam.series.delete(key);
     s.dead = true;
+    this.generation++;
     this.statsdSeriesCount--;
     this.statsdSeriesByType[s.members ? 'set' : fam.type]!--;
     if (s.members) this.sets.delete(s);

@@ -1,0 +1,52 @@
+/**
+ * Shared helpers for benchmarks: per-process CPU from /proc, RSS, and writing one section of
+ * bench/RESULTS.md without touching the others.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = [path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')].find((p) =>
+  fs.existsSync(path.join(p, 'package.json')),
+)!;
+
+/** CPU time of every thread of a process, in nanoseconds (from /proc/PID/task/TID/schedstat). */
+export function cpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    } catch {
+      // A thread that exited between readdir and read.
+    }
+  }
+  return total;
+}
+
+/** Resident memory of a process in bytes. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Replaces (or appends) the section under `## heading` in bench/RESULTS.md. */
+export function writeSection(heading: string, body: string): void {
+  const file = path.join(ROOT, 'bench', 'RESULTS.md');
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n\nEach section is written by the benchmark named in it; rerun it to refresh.\n';
+  const marker = `## ${heading}\n`;
+  const start = text.indexOf(marker);
+  if (start === -1) {
+    text = text.trimEnd() + '\n\n' + marker + body.trimEnd() + '\n';
+  } else {
+    const next = text.indexOf('\n## ', start + marker.length);
+    text = text.slice(0, start) + marker + body.trimEnd() + '\n' + (next === -1 ? '' : text.slice(next));
+  }
+  fs.writeFileSync(file, text);
+}
+
+export function machineLine(): string {
+  const cpus = fs.readFileSync('/proc/cpuinfo', 'latin1').match(/model name\s*:\s*(.*)/);
+  return `${cpus?.[1] ?? 'unknown CPU'}, ${fs.readFileSync('/proc/cpuinfo', 'latin1').match(/^processor/gm)?.length ?? '?'} cores, Node ${process.versions.node}`;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,258 @@
+/**
+ * Statsd listeners: UDP, TCP (newline-framed) and unix datagram. They only move bytes to the
+ * ingest; every one of them counts its packets for `redline_statsd_packets_total{transport}`.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import type { StatsdIngest } from './ingest.js';
+import { MAX_LINE_BYTES } from './ingest.js';
+import type { Logger } from '../../core/log.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `host:port`, `:port` (all interfaces), `[::1]:port`. Throws a message naming the flag.
+ */
+export function parseListenAddress(value: string, flag: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
+  if (!m) throw new Error(`${flag}: expected host:port or :port, got ${JSON.stringify(value)}`);
+  const port = Number(m[3]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag}: port out of range in ${JSON.stringify(value)}`);
+  const host = m[1] ?? (m[2] || '');
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+export class TransportStats {
+  udpPackets = 0;
+  tcpPackets = 0;
+  unixgramPackets = 0;
+  tcpConnections = 0;
+  tcpOpen = 0;
+  tcpErrors = 0;
+  udpRecvBufferBytes = 0;
+  relayedPackets = 0;
+}
+
+export interface Listener {
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export type Relay = ((buf: Buffer) => void) | null;
+
+function bindError(what: string, err: NodeJS.ErrnoException): Error {
+  const why =
+    err.code === 'EADDRINUSE'
+      ? 'the address is already in use (is another statsd server or Redline running?)'
+      : err.code === 'EACCES'
+        ? 'permission denied'
+        : err.code === 'EADDRNOTAVAIL'
+          ? 'the address is not available on this host'
+          : err.message;
+  return new Error(`cannot listen on ${what}: ${why}`);
+}
+
+export async function listenUdp(
+  addr: ListenAddress,
+  ingest: StatsdIngest,
+  stats: TransportStats,
+  readBufferBytes: number,
+  logger: Logger,
+  relay: Relay,
+): Promise<Listener & { port: number }> {
+  const type = addr.host.includes(':') ? 'udp6' : 'udp4';
+  const sock = dgram.createSocket({ type, reuseAddr: false });
+  const onMessage = relay
+    ? (msg: Buffer): void => {
+        stats.udpPackets++;
+        ingest.handle(msg);
+        relay(msg);
+      }
+    : (msg: Buffer): void => {
+        stats.udpPackets++;
+        ingest.handle(msg);
+      };
+  sock.on('message', onMessage);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', (err) => reject(bindError(`UDP ${addr.host}:${addr.port}`, err)));
+    sock.bind(addr.port, addr.host, () => resolve());
+  });
+  sock.on('error', (err) => logger.rateLimited('udp_socket_error', 'UDP socket error', { error: err.message }));
+  if (readBufferBytes > 0) {
+    try {
+      sock.setRecvBufferSize(readBufferBytes);
+    } catch (err) {
+      logger.warn('could not set the UDP receive buffer', { requested: readBufferBytes, error: (err as Error).message });
+    }
+  }
+  try {
+    stats.udpRecvBufferBytes = sock.getRecvBufferSize();
+    // Linux doubles the value it reports; below half the request the kernel capped it.
+    if (readBufferBytes > 0 && stats.udpRecvBufferBytes < readBufferBytes) {
+      logger.warn('UDP receive buffer smaller than requested: raise net.core.rmem_max to avoid drops under bursts', {
+        requested: readBufferBytes,
+        effective: stats.udpRecvBufferBytes,
+      });
+    }
+  } catch {
+    // Not fatal: the gauge stays 0.
+  }
+  const port = sock.address().port;
+  return {
+    description: `udp ${addr.host}:${port}`,
+    port,
+    close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
+  };
+}
+
+/**
+ * TCP: each connection's bytes are cut at the last newline; complete lines go to the ingest in
+ * one call, the rest waits for the next chunk. A line longer than 64 KiB is counted as
+ * `line_too_long` and skipped up to its newline; the connection stays open.
+ */
+export async function listenTcp(
+  addr: ListenAddress,
+  ingest: StatsdIngest,
+  stats: TransportStats,
+  logger: Logger,
+): Promise<Listener & { port: number }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((conn) => {
+    stats.tcpConnections++;
+    stats.tcpOpen++;
+    sockets.add(conn);
+    let pending: Buffer | null = null;
+    let skipping = false;
+    conn.on('data', (chunk: Buffer) => {
+      stats.tcpPackets++;
+      let buf = chunk;
+      let start = 0;
+      if (skipping) {
+        const nl = buf.indexOf(10);
+        if (nl === -1) return;
+        skipping = false;
+        start = nl + 1;
+      } else if (pending !== null) {
+        buf = Buffer.concat([pending, chunk]);
+        pending = null;
+      }
+      const last = buf.lastIndexOf(10);
+      if (last >= start) {
+        ingest.handle(buf, start, last + 1);
+        start = last + 1;
+      }
+      if (start < buf.length) {
+        if (buf.length - start > MAX_LINE_BYTES) {
+          ingest.rejectTooLong();
+          skipping = true;
+        } else {
+          pending = Buffer.from(buf.subarray(start));
+        }
+      }
+    });
+    conn.on('end', () => {
+      // A last line without a newline still counts (clients that close right after writing).
+      if (pending !== null && !skipping) ingest.handle(pending);
+      pending = null;
+    });
+    conn.on('error', (err) => {
+      stats.tcpErrors++;
+      logger.rateLimited('tcp_connection_error', 'TCP connection error', { error: err.message });
+    });
+    conn.on('close', () => {
+      stats.tcpOpen--;
+      sockets.delete(conn);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(bindError(`TCP ${addr.host}:${addr.port}`, err)));
+    server.listen(addr.port, addr.host, 511, () => resolve());
+  });
+  server.on('error', (err) => logger.error('TCP server error', { error: err.message }));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    description: `tcp ${addr.host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface UnixDgramSocket {
+  bind(path: string): void;
+  close(): void;
+  on(ev: 'error', fn: (err: Error) => void): void;
+  on(ev: 'listening', fn: () => void): void;
+}
+interface UnixDgramModule {
+  createSocket(type: 'unix_dgram', onMessage: (buf: Buffer) => void): UnixDgramSocket;
+}
+
+/** Unix datagram socket (Node's dgram has no AF_UNIX; the `unix-dgram` addon provides it). */
+export async function listenUnixgram(
+  path: string,
+  mode: number,
+  ingest: StatsdIngest,
+  stats: TransportStats,
+  logger: Logger,
+): Promise<Listener> {
+  let mod: UnixDgramModule;
+  try {
+    mod = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
+  } catch (err) {
+    throw new Error(`cannot listen on unixgram ${path}: the unix-dgram addon is not built (${(err as Error).message})`);
+  }
+  try {
+    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+  } catch {
+    // No stale socket to remove.
+  }
+  const sock = mod.createSocket('unix_dgram', (buf: Buffer) => {
+    stats.unixgramPackets++;
+    ingest.handle(buf);
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.on('error', (err) => reject(bindError(`unixgram ${path}`, err as NodeJS.ErrnoException)));
+    sock.on('listening', () => resolve());
+    sock.bind(path);
+  });
+  sock.on('error', (err) => logger.rateLimited('unixgram_error', 'unix datagram socket error', { error: err.message }));
+  try {
+    fs.chmodSync(path, mode);
+  } catch (err) {
+    logger.warn('could not set the unix socket mode', { path, error: (err as Error).message });
+  }
+  return {
+    description: `unixgram ${path}`,
+    close: async () => {
+      sock.close();
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+/** Forwards raw packets to another statsd server (statsd_exporter's `--statsd.relay.address`). */
+export function createRelay(addr: ListenAddress, stats: TransportStats, logger: Logger): { send: (buf: Buffer) => void; close: () => void } {
+  const sock = dgram.createSocket(addr.host.includes(':') ? 'udp6' : 'udp4');
+  sock.on('error', (err) => logger.rateLimited('relay_error', 'statsd relay error', { error: err.message }));
+  sock.unref();
+  return {
+    send: (buf) => {
+      stats.relayedPackets++;
+      sock.send(buf, addr.port, addr.host);
+    },
+    close: () => sock.close(),
+  };
+}

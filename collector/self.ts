@@ -14,6 +14,7 @@ import type { TransportStats } from './statsd/listeners.js';
 export function registerStatsdMetrics(store: Store, getIngest: () => StatsdIngest, transport: TransportStats): void {
   const packets = store.counter('redline_statsd_packets_total', 'Datagrams (UDP, unixgram) and TCP reads received, by transport.', ['transport']);
   const lines = store.counter('redline_statsd_lines_total', 'Statsd lines received, valid or not (events and service checks included).');
+  const accepted = store.counter('redline_statsd_lines_accepted_total', 'Statsd lines that parsed; every line is accepted, rejected (line_errors) or skipped (events).');
   const samples = store.counter('redline_statsd_samples_total', 'Statsd samples parsed and accepted, by statsd type.', ['type']);
   const errors = store.counter('redline_statsd_line_errors_total', 'Statsd lines rejected as malformed, by reason; nothing of a rejected line is applied.', ['reason']);
   const dropped = store.counter('redline_statsd_dropped_total', 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict).', ['reason']);
@@ -36,6 +37,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     packets.set(['tcp'], transport.tcpPackets);
     packets.set(['unixgram'], transport.unixgramPackets);
     lines.set([], ingest.lines);
+    accepted.set([], ingest.linesAccepted);
     SAMPLE_TYPES.forEach((t, i) => samples.set([t], ingest.samples[i]!));
     for (const r of LINE_ERROR_REASONS) errors.set([r], ingest.lineErrors.get(r) ?? 0);
     for (const [r, n] of ingest.dropped) if (r !== 'mapping_drop') dropped.set([r], n);

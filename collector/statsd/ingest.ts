@@ -90,41 +90,41 @@ const CR = 13;
 const HASH = 35;
 const AT = 64;
 
-/** A resolved raw key: the bytes it was built from and what samples with it update. */
+/** A resolved raw key: how to recognise it and what samples with it update. */
 class CacheEntry {
   constructor(
-    readonly hash: number,
-    readonly name: Buffer,
     readonly type: number,
-    readonly tags: Buffer | null,
-    readonly container: Buffer | null,
+    readonly nameLen: number,
+    readonly nameHash: number,
+    readonly nameHash2: number,
+    readonly tagLen: number,
+    readonly tagHash: number,
+    readonly tagHash2: number,
+    readonly contLen: number,
+    readonly contHash: number,
+    readonly contHash2: number,
     /** The series updated, or null when dropped (mapping `drop` or a refusal). */
     readonly series: Series | null,
     readonly scale: number,
     readonly refusal: DropReason | 'mapping_drop' | null,
     /** For refusals: the store generation they were decided in (they are re-tried after it moves). */
     readonly generation: number,
-    public next: CacheEntry | null,
   ) {}
 }
 
-function fnv(buf: Buffer, s: number, e: number, h: number): number {
-  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i]!, 16777619);
-  return h;
-}
+const FNV_OFFSET = 2166136261 | 0;
+const FNV_PRIME = 16777619;
+const H2_SEED = 0x2545f491;
+const H2_PRIME = 0x9e3779b1 | 0;
 
-function sameBytes(a: Buffer, buf: Buffer, s: number, e: number): boolean {
-  const n = e - s;
-  if (a.length !== n) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== buf[s + i]) return false;
-  return true;
-}
 
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 export class StatsdIngest {
   // Self-metric counters (published by the agent at scrape time).
   lines = 0;
+  /** Lines whose every sample parsed (they may still be dropped by the store or a mapping). */
+  linesAccepted = 0;
   readonly samples = new Float64Array(SAMPLE_TYPES.length);
   readonly lineErrors = new Map<LineErrorReason, number>();
   readonly dropped = new Map<string, number>();
@@ -135,9 +135,14 @@ export class StatsdIngest {
   cacheHits = 0;
   cacheMisses = 0;
 
-  private cache = new Map<number, CacheEntry>();
+  // Raw-key cache: open addressing over a power-of-two table (hash in `keys`, entry in `slots`).
+  private keys: Int32Array;
+  private slots: (CacheEntry | undefined)[];
+  private mask: number;
   private cacheCount = 0;
   private mapper: MapperLike;
+  /** Wall clock read once per packet, not per sample. */
+  private nowMs = 0;
 
   // Scratch space for one line, reused for every line (no allocation per line).
   private readonly vNum = new Float64Array(MAX_VALUES);
@@ -149,9 +154,13 @@ export class StatsdIngest {
   private vCount = 0;
   private tagStart = -1;
   private tagEnd = -1;
+  private tagHash = 0;
+  private tagHash2 = 0;
   private contStart = -1;
   private contEnd = -1;
-  private error: LineErrorReason | null = null;
+  private contHash = 0;
+  private contHash2 = 0;
+  private error: LineErrorReason = 'malformed_line';
 
   constructor(
     private readonly store: Store,
@@ -159,6 +168,11 @@ export class StatsdIngest {
     private readonly opts: IngestOptions,
   ) {
     this.mapper = mapper;
+    let cap = 1024;
+    while (cap < opts.cacheSize * 2) cap *= 2;
+    this.keys = new Int32Array(cap);
+    this.slots = new Array<CacheEntry | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
     for (const r of LINE_ERROR_REASONS) this.lineErrors.set(r, 0);
     for (const r of [...DROP_REASONS, 'mapping_drop']) this.dropped.set(r, 0);
   }
@@ -170,27 +184,16 @@ export class StatsdIngest {
   }
 
   clearCache(): void {
-    this.cache = new Map();
+    this.keys.fill(0);
+    this.slots.fill(undefined);
     this.cacheCount = 0;
   }
 
   /** Ingests a datagram (or a batch of complete TCP lines): lines split on `\n`. */
   handle(buf: Buffer, start = 0, end = buf.length): void {
+    this.nowMs = this.store.now();
     let s = start;
-    while (s < end) {
-      let e = buf.indexOf(NL, s);
-      if (e === -1 || e > end) e = end;
-      let le = e;
-      if (le > s && buf[le - 1] === CR) le--;
-      if (le > s) {
-        this.line(buf, s, le);
-      } else if (e < end) {
-        // An empty line between two others: counted, not an error for the packet.
-        this.lines++;
-        this.reject('empty_line', buf, s, le);
-      }
-      s = e + 1;
-    }
+    while (s < end) s = this.line(buf, s, end);
   }
 
   /** Counts a line that a listener had to refuse before parsing (e.g. a TCP line over the limit). */
@@ -214,37 +217,81 @@ export class StatsdIngest {
     }
   }
 
-  /** Parses and applies one line [s, e) without its newline. */
-  line(buf: Buffer, s: number, e: number): void {
+  /** Rejects the line starting at `s` and returns where the next one starts. */
+  private rejectLine(reason: LineErrorReason, buf: Buffer, s: number, from: number, end: number): number {
+    let e = buf.indexOf(NL, from);
+    if (e === -1 || e > end) e = end;
+    this.reject(reason, buf, s, e);
+    return e + 1;
+  }
+
+  /**
+   * Parses and applies the line starting at `s`; returns where the next line starts. One pass
+   * over the bytes: the name is hashed while its end is searched for.
+   */
+  private line(buf: Buffer, s: number, end: number): number {
+    let h = FNV_OFFSET;
+    let h2 = H2_SEED;
+    let i = s;
+    let c = 0;
+    for (; i < end; i++) {
+      c = buf[i]!;
+      if (c === COLON || c === NL) break;
+      h = Math.imul(h ^ c, FNV_PRIME);
+      h2 = Math.imul(((h2 << 5) | (h2 >>> 27)) ^ c, H2_PRIME);
+    }
+    if (i === end || c === NL) {
+      // No ':' before the end of the line.
+      const le = i > s && buf[i - 1] === CR ? i - 1 : i;
+      if (le === s) {
+        this.lines++;
+        this.reject('empty_line', buf, s, le);
+        return i + 1;
+      }
+      this.lines++;
+      if (buf[s] === 95 && buf[s + 1] === 115 && buf[s + 2] === 99 && buf[s + 3] === PIPE) this.serviceChecks++;
+      else this.reject(le - s > MAX_LINE_BYTES ? 'line_too_long' : 'malformed_line', buf, s, le);
+      return i + 1;
+    }
     this.lines++;
-    if (e - s > MAX_LINE_BYTES) return this.reject('line_too_long', buf, s, e);
-    const c0 = buf[s];
-    if (c0 === 95 /* _ */) {
+    const nameEnd = i;
+    if (nameEnd === s) return this.rejectLine('empty_name', buf, s, i, end);
+    if (buf[s] === 95 /* _ */) {
       if (buf[s + 1] === 101 /* e */ && buf[s + 2] === 123 /* { */) {
         this.events++;
-        return;
+        return this.skipLine(buf, i, end);
       }
       if (buf[s + 1] === 115 /* s */ && buf[s + 2] === 99 /* c */ && buf[s + 3] === PIPE) {
         this.serviceChecks++;
-        return;
+        return this.skipLine(buf, i, end);
       }
     }
-    const nameEnd = buf.indexOf(COLON, s);
-    if (nameEnd === -1 || nameEnd >= e) return this.reject('malformed_line', buf, s, e);
-    if (nameEnd === s) return this.reject('empty_name', buf, s, e);
-    if (!this.parseSamples(buf, nameEnd + 1, e)) return this.reject(this.error!, buf, s, e);
+    const q = this.parseSamples(buf, nameEnd + 1, end);
+    if (q < 0) return this.rejectLine(this.error, buf, s, nameEnd, end);
+    // The line ends at q: a newline, a CR before it, or the end of the buffer.
+    let next = q;
+    if (next < end && buf[next] === CR) next++;
+    if (next < end && buf[next] !== NL) return this.rejectLine('malformed_line', buf, s, next, end);
+    if (next - s > MAX_LINE_BYTES) {
+      this.reject('line_too_long', buf, s, next);
+      return next + 1;
+    }
 
     // Resolve and apply. Consecutive values of one type share a lookup.
+    this.linesAccepted++;
     const n = this.vCount;
-    const nameHash = fnv(buf, s, nameEnd, 2166136261);
     let entry: CacheEntry | null = null;
     let entryType = -1;
-    for (let i = 0; i < n; i++) {
-      const t = this.vType[i]!;
+    for (let k = 0; k < n; k++) {
+      const t = this.vType[k]!;
       if (t !== entryType) {
-        entry = this.lookup(buf, s, nameEnd, nameHash, t);
+        entry = this.lookup(buf, s, nameEnd, h, h2, t);
         entryType = t;
-        if (entry === null) return; // rejected while resolving (reason counted)
+        if (entry === null) {
+          // Rejected while resolving (invalid UTF-8, mixed tag styles): the reason is counted.
+          this.linesAccepted--;
+          return next + 1;
+        }
       }
       this.samples[t]!++;
       const series = entry!.series;
@@ -252,13 +299,20 @@ export class StatsdIngest {
         this.drop(entry!.refusal!, 1);
         continue;
       }
-      this.apply(series, t, i, entry!.scale, buf);
+      this.apply(series, t, k, entry!.scale, buf);
     }
+    return next + 1;
+  }
+
+  private skipLine(buf: Buffer, from: number, end: number): number {
+    let e = buf.indexOf(NL, from);
+    if (e === -1 || e > end) e = end;
+    return e + 1;
   }
 
   private apply(series: Series, t: number, i: number, scale: number, buf: Buffer): void {
     const v = this.vNum[i]!;
-    const now = this.store.now();
+    const now = this.nowMs;
     switch (t) {
       case T_COUNTER:
         series.value += (v / this.vRate[i]!) * scale;
@@ -282,166 +336,225 @@ export class StatsdIngest {
   }
 
   /**
-   * Parses everything after the name's `:` into the scratch arrays. Returns false (with
-   * `this.error` set) when any part of the line is invalid: then nothing of it is applied.
+   * Parses everything after the name's `:` into the scratch arrays. Returns the index where the
+   * line ends (newline, CR or end), or -1 with `this.error` set when any part of the line is
+   * invalid: then nothing of it is applied.
    */
-  private parseSamples(buf: Buffer, p: number, e: number): boolean {
+  private parseSamples(buf: Buffer, p: number, end: number): number {
     this.vCount = 0;
-    this.tagStart = this.tagEnd = this.contStart = this.contEnd = -1;
-    let first = this.vCount;
+    this.tagStart = this.contStart = -1;
+    let first = 0;
     for (;;) {
       // Values: v[:v...] up to '|'.
-      const pipe = buf.indexOf(PIPE, p);
-      if (pipe === -1 || pipe >= e) return this.fail('malformed_line');
-      let vs = p;
-      for (let i = p; i <= pipe; i++) {
-        if (i === pipe || buf[i] === COLON) {
-          if (this.vCount >= MAX_VALUES) return this.fail('too_many_values');
-          if (!this.parseValue(buf, vs, i, this.vCount)) return false;
-          this.vCount++;
-          vs = i + 1;
-        }
+      for (;;) {
+        if (this.vCount >= MAX_VALUES) return this.fail('too_many_values');
+        p = this.parseValue(buf, p, end);
+        if (p < 0) return -1;
+        this.vCount++;
+        if (buf[p] === PIPE) break;
+        p++;
       }
-      // Type: up to '|', ':' or the end.
-      let q = pipe + 1;
-      while (q < e && buf[q] !== PIPE && buf[q] !== COLON) q++;
-      const t = typeCode(buf, pipe + 1, q);
+      // Type: up to '|', ':' or the end of the line.
+      const ts = p + 1;
+      let q = ts;
+      while (q < end) {
+        const c = buf[q]!;
+        if (c === PIPE || c === COLON || c === NL || c === CR) break;
+        q++;
+      }
+      const t = typeCode(buf, ts, q);
       if (t < 0) return this.fail('invalid_type');
       if (t === T_SET && this.vCount - first > 1) return this.fail('invalid_multi_value');
       let rate = 1;
       // Optional fields.
-      while (q < e && buf[q] === PIPE) {
+      while (q < end && buf[q] === PIPE) {
         const f = q + 1;
         const fc = buf[f];
         if (fc === AT) {
           let r = f + 1;
-          while (r < e && buf[r] !== PIPE && buf[r] !== COLON) r++;
-          rate = parseRate(buf, f + 1, r);
+          while (r < end) {
+            const c = buf[r]!;
+            if (c === PIPE || c === COLON || c === NL || c === CR) break;
+            r++;
+          }
+          rate = fastNumber(buf, f + 1, r);
+          if (Number.isNaN(rate)) rate = slowNumber(buf, f + 1, r);
           if (!(rate > 0 && rate <= 1)) return this.fail('invalid_sample_rate');
           q = r;
-        } else {
-          let r = buf.indexOf(PIPE, f);
-          if (r === -1 || r > e) r = e;
-          if (fc === HASH) {
-            if (this.tagStart !== -1) return this.fail('malformed_line');
-            this.tagStart = f + 1;
-            this.tagEnd = r;
-          } else if (fc === 99 /* c */ && buf[f + 1] === COLON) {
-            this.contStart = f + 2;
-            this.contEnd = r;
-          } else if (r === f) {
-            return this.fail('malformed_line');
-          }
-          // `|T<ts>`, `|e:…`, `|card:…` and other DogStatsD fields are tolerated and ignored.
-          q = r;
+          continue;
         }
+        // Tags and container ids may hold ':' — they end only at '|' or the end of the line.
+        let r = f;
+        let fh = FNV_OFFSET;
+        let fh2 = H2_SEED;
+        while (r < end) {
+          const c = buf[r]!;
+          if (c === PIPE || c === NL || c === CR) break;
+          fh = Math.imul(fh ^ c, FNV_PRIME);
+          fh2 = Math.imul(((fh2 << 5) | (fh2 >>> 27)) ^ c, H2_PRIME);
+          r++;
+        }
+        if (fc === HASH) {
+          if (this.tagStart !== -1) return this.fail('malformed_line');
+          this.tagStart = f + 1;
+          this.tagEnd = r;
+          this.tagHash = fh;
+          this.tagHash2 = fh2;
+        } else if (fc === 99 /* c */ && buf[f + 1] === COLON) {
+          this.contStart = f + 2;
+          this.contEnd = r;
+          this.contHash = fh;
+          this.contHash2 = fh2;
+        } else if (r === f) {
+          return this.fail('malformed_line');
+        }
+        // `|T<ts>`, `|e:…`, `|card:…` and other DogStatsD fields are tolerated and ignored.
+        q = r;
       }
       for (let i = first; i < this.vCount; i++) {
         this.vType[i] = t;
         this.vRate[i] = rate;
         if (t === T_COUNTER && this.vNum[i]! < 0) return this.fail('illegal_negative_counter');
       }
-      if (q >= e) return true;
+      if (q >= end || buf[q] !== COLON) return q;
       // Another `value|type` sample follows after ':' (etsy's multi-metric form).
+      if (this.tagStart !== -1) return this.fail('malformed_line');
       p = q + 1;
       first = this.vCount;
     }
   }
 
-  private fail(reason: LineErrorReason): false {
+  private fail(reason: LineErrorReason): -1 {
     this.error = reason;
-    return false;
+    return -1;
   }
 
-  private parseValue(buf: Buffer, s: number, e: number, i: number): boolean {
-    if (s >= e) return this.fail('invalid_value');
+  /** Parses one value ending at ':' or '|'; returns the terminator's index or -1. */
+  private parseValue(buf: Buffer, s: number, end: number): number {
+    const i = this.vCount;
     this.vStart[i] = s;
-    this.vEnd[i] = e;
-    let p = s;
-    let neg = false;
-    const c = buf[p];
-    this.vSigned[i] = c === 43 || c === 45 ? 1 : 0;
-    if (c === 45) {
-      neg = true;
-      p++;
-    } else if (c === 43) p++;
-    // Fast path: digits with an optional fraction, at most 15 significant digits.
+    const c0 = buf[s];
+    this.vSigned[i] = c0 === 43 || c0 === 45 ? 1 : 0;
+    // Fast path: [+-]digits[.digits] with at most 15 significant digits.
+    let p = c0 === 43 || c0 === 45 ? s + 1 : s;
     let v = 0;
     let digits = 0;
     let frac = 0;
-    let inFrac = false;
-    for (; p < e; p++) {
-      const d = buf[p]! - 48;
-      if (d >= 0 && d <= 9) {
-        v = v * 10 + d;
+    let dot = false;
+    let c = 0;
+    for (; p < end; p++) {
+      c = buf[p]!;
+      if (c >= 48 && c <= 57) {
+        // Past 15 significant digits only fraction digits may follow; they are below a double's
+        // precision for the values statsd carries (hot-shots sends hrtime floats like 12.345678901234567).
+        if (digits < 15) {
+          v = v * 10 + (c - 48);
+          if (dot) frac++;
+        } else if (!dot) digits = 99;
         digits++;
-        if (inFrac) frac++;
-      } else if (d === -2 /* '.' */ && !inFrac) {
-        inFrac = true;
-      } else break;
+      } else if (c === 46 && !dot) dot = true;
+      else break;
     }
-    if (p === e && digits > 0 && digits <= 15) {
+    if (p < end && (c === PIPE || c === COLON) && digits > 0 && digits < 99) {
       if (frac > 0) v /= POW10[frac]!;
-      this.vNum[i] = neg ? -v : v;
-      return true;
+      this.vNum[i] = c0 === 45 ? -v : v;
+      this.vEnd[i] = p;
+      return p;
     }
-    // Slow path: exponents, long numbers, or garbage (which a set may still accept).
-    const str = buf.toString('latin1', s, e);
-    if (NUMBER_RE.test(str)) {
-      const n = Number(str);
-      if (Number.isFinite(n)) {
-        this.vNum[i] = n;
-        return true;
-      }
+    // Slow path: find the token's end, then exponents, long numbers, set members or garbage.
+    let e = p;
+    while (e < end) {
+      const ch = buf[e]!;
+      if (ch === PIPE || ch === COLON || ch === NL || ch === CR) break;
+      e++;
     }
-    // Sets take any member; the type is only known after the values, so mark for the check below.
-    this.vNum[i] = Number.NaN;
-    const pipe = buf.indexOf(PIPE, e);
-    if (pipe !== -1 && buf[pipe + 1] === 115 /* s */ && (pipe + 2 >= buf.length || !isTypeChar(buf[pipe + 2]!))) {
-      return true;
+    if (e >= end || buf[e] === NL || buf[e] === CR) return this.fail('malformed_line');
+    if (e === s) return this.fail('invalid_value');
+    this.vEnd[i] = e;
+    const n = slowNumber(buf, s, e);
+    if (!Number.isNaN(n)) {
+      this.vNum[i] = n;
+      return e;
+    }
+    // Sets take any member; the type comes after the values, so look ahead for `|s`.
+    let t = e;
+    while (t < end && buf[t] !== PIPE && buf[t] !== NL) t++;
+    if (buf[t] === PIPE && buf[t + 1] === 115 && (t + 2 >= end || !isTypeChar(buf[t + 2]!))) {
+      this.vNum[i] = Number.NaN;
+      return e;
     }
     return this.fail('invalid_value');
   }
 
-  /** Finds (or resolves and caches) the entry for a raw key; null when the line is rejected. */
-  private lookup(buf: Buffer, s: number, nameEnd: number, nameHash: number, t: number): CacheEntry | null {
-    let h = Math.imul(nameHash ^ (t + 1), 16777619);
-    if (this.tagStart !== -1) h = fnv(buf, this.tagStart, this.tagEnd, Math.imul(h ^ HASH, 16777619));
-    if (this.contStart !== -1) h = fnv(buf, this.contStart, this.contEnd, Math.imul(h ^ COLON, 16777619));
-    let entry = this.cache.get(h) ?? null;
-    let prev: CacheEntry | null = null;
-    while (entry !== null) {
+  /**
+   * Finds (or resolves and caches) the entry for a raw key; null when the line is rejected.
+   *
+   * A key is identified by its lengths and two independent 32-bit hashes of each part (name,
+   * tags, container id) plus the type, compared as numbers: measured, comparing the bytes
+   * instead cost ~80 ns a line, a quarter of the whole parse. Two different keys would have to
+   * agree on 64 bits of hash and every length to be confused (odds ~1e-10 at 100,000 keys).
+   */
+  private lookup(buf: Buffer, s: number, nameEnd: number, nameHash: number, nameHash2: number, t: number): CacheEntry | null {
+    const hasTags = this.tagStart !== -1;
+    const hasCont = this.contStart !== -1;
+    const tagLen = hasTags ? this.tagEnd - this.tagStart : -1;
+    const contLen = hasCont ? this.contEnd - this.contStart : -1;
+    const tagH = hasTags ? this.tagHash : 0;
+    const tagH2 = hasTags ? this.tagHash2 : 0;
+    const contH = hasCont ? this.contHash : 0;
+    const contH2 = hasCont ? this.contHash2 : 0;
+    let h = Math.imul(nameHash ^ (t + 1), FNV_PRIME);
+    h = Math.imul(h ^ tagH, FNV_PRIME);
+    h = Math.imul((h ^ contH) + 0x9e3779b9, FNV_PRIME) | 0;
+    const nameLen = nameEnd - s;
+    const mask = this.mask;
+    let idx = h & mask;
+    for (;;) {
+      const e = this.slots[idx];
+      if (e === undefined) break;
       if (
-        entry.type === t &&
-        sameBytes(entry.name, buf, s, nameEnd) &&
-        (entry.tags === null ? this.tagStart === -1 : this.tagStart !== -1 && sameBytes(entry.tags, buf, this.tagStart, this.tagEnd)) &&
-        (entry.container === null
-          ? this.contStart === -1
-          : this.contStart !== -1 && sameBytes(entry.container, buf, this.contStart, this.contEnd))
+        this.keys[idx] === h &&
+        e.type === t &&
+        e.nameLen === nameLen &&
+        e.nameHash === nameHash &&
+        e.nameHash2 === nameHash2 &&
+        e.tagLen === tagLen &&
+        e.tagHash === tagH &&
+        e.tagHash2 === tagH2 &&
+        e.contLen === contLen &&
+        e.contHash === contH &&
+        e.contHash2 === contH2
       ) {
         const stale =
-          (entry.series !== null && entry.series.dead) ||
-          (entry.refusal !== null && entry.refusal !== 'mapping_drop' && entry.generation !== this.store.generation);
+          (e.series !== null && e.series.dead) ||
+          (e.refusal !== null && e.refusal !== 'mapping_drop' && e.generation !== this.store.generation);
         if (!stale) {
           this.cacheHits++;
-          return entry;
+          return e;
         }
-        // Unlink the stale entry and resolve again.
-        if (prev === null) {
-          if (entry.next === null) this.cache.delete(h);
-          else this.cache.set(h, entry.next);
-        } else prev.next = entry.next;
-        this.cacheCount--;
-        break;
+        // Resolve again in place: the slot keeps its key.
+        this.cacheMisses++;
+        const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
+        if (fresh !== null) this.slots[idx] = fresh;
+        return fresh;
       }
-      prev = entry;
-      entry = entry.next;
+      idx = (idx + 1) & mask;
     }
     this.cacheMisses++;
-    return this.resolve(buf, s, nameEnd, t, h);
+    const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
+    if (fresh === null) return null;
+    if (this.cacheCount >= this.opts.cacheSize) {
+      // Emptying the whole cache is O(1) amortised and keeps probe chains short.
+      this.clearCache();
+      idx = h & mask;
+    }
+    this.keys[idx] = h;
+    this.slots[idx] = fresh;
+    this.cacheCount++;
+    return fresh;
   }
 
-  private resolve(buf: Buffer, s: number, nameEnd: number, t: number, h: number): CacheEntry | null {
+  private resolve(buf: Buffer, s: number, nameEnd: number, t: number, nameHash: number, nameHash2: number): CacheEntry | null {
     const nameBytes = buf.subarray(s, nameEnd);
     const tagBytes = this.tagStart === -1 ? null : buf.subarray(this.tagStart, this.tagEnd);
     const contBytes = this.contStart === -1 ? null : buf.subarray(this.contStart, this.contEnd);
@@ -472,7 +585,6 @@ export class StatsdIngest {
       this.reject('malformed_line', buf, s, nameEnd);
       return null;
     }
-    const copy = (b: Buffer | null): Buffer | null => (b === null ? null : Buffer.from(b));
     const store = this.store;
     let series: Series | null = null;
     let refusal: DropReason | 'mapping_drop' | null = null;
@@ -502,23 +614,22 @@ export class StatsdIngest {
       if (typeof got === 'string') refusal = got;
       else series = got;
     }
-    const entry = new CacheEntry(
-      h,
-      Buffer.from(nameBytes),
+    return new CacheEntry(
       t,
-      copy(tagBytes),
-      copy(contBytes),
+      nameEnd - s,
+      nameHash,
+      nameHash2,
+      tagBytes === null ? -1 : tagBytes.length,
+      tagBytes === null ? 0 : this.tagHash,
+      tagBytes === null ? 0 : this.tagHash2,
+      contBytes === null ? -1 : contBytes.length,
+      contBytes === null ? 0 : this.contHash,
+      contBytes === null ? 0 : this.contHash2,
       series,
       scale,
       refusal,
       store.generation,
-      this.cache.get(h) ?? null,
     );
-    if (this.cacheCount >= this.opts.cacheSize) this.clearCache();
-    entry.next = this.cache.get(h) ?? null;
-    this.cache.set(h, entry);
-    this.cacheCount++;
-    return entry;
   }
 
   /**
@@ -624,10 +735,32 @@ function typeCode(buf: Buffer, s: number, e: number): number {
   return -1;
 }
 
-function parseRate(buf: Buffer, s: number, e: number): number {
+/** Plain decimals (`0.25`, `10`) without a string; NaN when the bytes need the slow path. */
+function fastNumber(buf: Buffer, s: number, e: number): number {
+  let v = 0;
+  let digits = 0;
+  let frac = 0;
+  let dot = false;
+  for (let p = s; p < e; p++) {
+    const c = buf[p]!;
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      digits++;
+      if (dot) frac++;
+    } else if (c === 46 && !dot) dot = true;
+    else return Number.NaN;
+  }
+  if (digits === 0 || digits > 15) return Number.NaN;
+  return frac > 0 ? v / POW10[frac]! : v;
+}
+
+/** Any decimal float syntax (exponents, signs); NaN for anything else, including NaN and ±Inf. */
+function slowNumber(buf: Buffer, s: number, e: number): number {
   if (s >= e) return Number.NaN;
   const str = buf.toString('latin1', s, e);
-  return NUMBER_RE.test(str) ? Number(str) : Number.NaN;
+  if (!NUMBER_RE.test(str)) return Number.NaN;
+  const n = Number(str);
+  return Number.isFinite(n) ? n : Number.NaN;
 }
 
 const POW10: number[] = Array.from({ length: 16 }, (_, i) => 10 ** i);

@@ -1,0 +1,170 @@
+/**
+ * The agent as a user runs it: --help, bad configuration, a port already taken, mapping reload
+ * through SIGHUP and POST /-/reload, content negotiation, the landing page in a real browser.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAgent, eventually, parseValue, BIN, ROOT, type AgentProcess } from './helpers/agent.js';
+
+const running: AgentProcess[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((a) => a.stop()));
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function send(port: number, text: string): Promise<void> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.send(Buffer.from(text), port, '127.0.0.1', () => r()));
+  s.close();
+}
+
+describe('redline command line', () => {
+  it('prints help with statsd_exporter flag names', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    for (const flag of ['--statsd.listen-udp', '--statsd.listen-tcp', '--statsd.listen-unixgram', '--statsd.mapping-config', '--web.listen-address', '--web.telemetry-path', '--statsd.max-series', '--sut', '--injector']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('refuses an unknown flag with a clear message', () => {
+    const r = run(['--statsd.listen-udpp=:1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown flag --statsd.listen-udpp');
+  });
+
+  it('refuses a bad mapping file naming the file and the line', () => {
+    const file = path.join(tmp(), 'bad.yml');
+    fs.writeFileSync(file, 'mappings:\n  - match: "a.*"\n    name: "ok"\n  - match: "b.*"\n    match_type: regex\n    name: "bad["\n');
+    const r = run([`--statsd.mapping-config=${file}`, '--statsd.listen-udp=127.0.0.1:0', '--statsd.listen-tcp=', '--web.listen-address=127.0.0.1:0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toMatch(/:\d+/);
+    expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+  });
+
+  it('checks a configuration without starting', () => {
+    const file = path.join(tmp(), 'good.yml');
+    fs.writeFileSync(file, 'mappings:\n  - match: "a.*"\n    name: "a_$1"\n');
+    const r = run([`--statsd.mapping-config=${file}`, '--check-config']);
+    expect(r.stdout).toContain('configuration is valid');
+    expect(r.status).toBe(0);
+  });
+
+  it('reports a port that is already taken, without a stack trace', async () => {
+    const agent = await startAgent();
+    running.push(agent);
+    const r = run([`--statsd.listen-udp=127.0.0.1:${agent.udpPort}`, '--statsd.listen-tcp=', '--web.listen-address=127.0.0.1:0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`cannot listen on UDP 127.0.0.1:${agent.udpPort}`);
+    expect(r.stderr).toContain('already in use');
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('reads settings from --config and lets flags win', async () => {
+    const d = tmp();
+    fs.writeFileSync(path.join(d, 'redline.yaml'), 'statsd:\n  max-series: 7\n  parse_dogstatsd_tags: false\nweb:\n  telemetry-path: /m\n');
+    const agent = await startAgent([`--config=${path.join(d, 'redline.yaml')}`, '--web.telemetry-path=/metrics']);
+    running.push(agent);
+    const text = await agent.metrics();
+    expect(parseValue(text, 'redline_statsd_max_series')).toBe(7);
+  });
+
+  it('refuses a config file with an unknown setting, naming file and line', () => {
+    const f = path.join(tmp(), 'redline.yaml');
+    fs.writeFileSync(f, 'statsd:\n  listen-udp: ":0"\n  bogus: 1\n');
+    const r = run([`--config=${f}`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${f}:3`);
+    expect(r.stderr).toContain('statsd.bogus');
+  });
+});
+
+describe('mapping reload', () => {
+  it('reloads on SIGHUP and POST /-/reload, and keeps the old mapping when the new one is bad', async () => {
+    const file = path.join(tmp(), 'mapping.yml');
+    fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v1"\n    labels:\n      svc: "$1"\n');
+    const agent = await startAgent([`--statsd.mapping-config=${file}`]);
+    running.push(agent);
+    await send(agent.udpPort!, 'app.api.hits:1|c');
+    expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v1{')), 'hits_v1{svc="api"}')).toBe(1);
+
+    fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v2"\n    labels:\n      svc: "$1"\n');
+    process.kill(agent.pid, 'SIGHUP');
+    await eventually(() => agent.metrics(), (t) => parseValue(t, 'redline_config_reloads_total{outcome="success"}') === 1);
+    await send(agent.udpPort!, 'app.api.hits:1|c');
+    expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v2{')), 'hits_v2{svc="api"}')).toBe(1);
+
+    fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits v3 not valid"\n');
+    const res = await fetch(`${agent.url}/-/reload`, { method: 'POST' });
+    expect(res.status).toBe(500);
+    expect(await res.text()).toContain(file);
+    await send(agent.udpPort!, 'app.api.hits:1|c');
+    const text = await eventually(() => agent.metrics(), (t) => parseValue(t, 'hits_v2{svc="api"}') === 2);
+    expect(parseValue(text, 'hits_v2{svc="api"}')).toBe(2);
+    expect(parseValue(text, 'redline_config_reloads_total{outcome="failure"}')).toBe(1);
+
+    fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v4"\n');
+    expect((await fetch(`${agent.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+    await send(agent.udpPort!, 'app.api.hits:1|c');
+    expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v4 ')), 'hits_v4')).toBe(1);
+  });
+});
+
+describe('HTTP endpoints', () => {
+  it('negotiates OpenMetrics, serves health endpoints, and stops cleanly on SIGTERM', async () => {
+    const agent = await startAgent();
+    await send(agent.udpPort!, 'om.count_total:2|c\nom.plain:1|c\nom.g:1|g');
+    const text = await eventually(() => agent.metrics(), (t) => t.includes('om_g'));
+    expect(text).toContain('# TYPE om_plain counter');
+    const res = await fetch(`${agent.url}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } });
+    expect(res.headers.get('content-type')).toContain('application/openmetrics-text');
+    const om = await res.text();
+    expect(om).toContain('# TYPE om_count counter');
+    expect(om).toContain('om_count_total 2');
+    // Kept under its statsd_exporter name: served as unknown rather than renamed to om_plain_total.
+    expect(om).toContain('# TYPE om_plain unknown');
+    expect(om.endsWith('# EOF\n')).toBe(true);
+    expect((await fetch(`${agent.url}/-/healthy`)).status).toBe(200);
+    expect((await fetch(`${agent.url}/-/ready`)).status).toBe(200);
+    expect((await fetch(`${agent.url}/-/reload`)).status).toBe(405);
+    expect((await fetch(`${agent.url}/nope`)).status).toBe(404);
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('shows a landing page that a real browser renders with working links', async () => {
+    const agent = await startAgent();
+    running.push(agent);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(agent.url + '/');
+      expect(await page.textContent('h1')).toBe('Redline agent');
+      expect(await page.textContent('#status')).toContain('statsd udp 127.0.0.1:');
+      await page.click('a[href="/metrics"]');
+      expect(await page.textContent('body')).toContain('redline_statsd_lines_total');
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Robustness of the real agent: a bounded fuzz run over UDP and TCP, exposition checked by
+ * `promtool check metrics`; the series cap and TTL under a cardinality flood with real time.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAgent, eventually, parseValue, type AgentProcess } from './helpers/agent.js';
+
+const running: AgentProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((a) => a.stop()));
+});
+
+async function agentWith(args: string[]): Promise<AgentProcess> {
+  const a = await startAgent(args);
+  running.push(a);
+  return a;
+}
+
+/** Deterministic pseudo-random numbers, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function nearValidLine(r: () => number): string {
+  const names = ['api.req', 'db.pool', 'x', 'a.b.c', 'ünï', 'weird name', '9start', 'tag,k=v', 'sfx[k=v]', 'lib#k=v'];
+  const values = ['1', '-1', '+2', '0.5', '1e3', 'NaN', 'Inf', '', 'abc', '1:2:3', '3.14159'];
+  const types = ['c', 'g', 'ms', 'h', 'd', 's', 'x', '', 'msx'];
+  const extras = ['', '|@0.5', '|@0', '|@2', '|#env:prod', '|#bare', '|#k:v,k2:v2', '|c:abc', '|T123', '||', '|#a:1|#b:2'];
+  const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)]!;
+  return `${pick(names)}:${pick(values)}|${pick(types)}${pick(extras)}`;
+}
+
+function randomBytes(r: () => number, n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
+  return b;
+}
+
+function promtoolCheck(text: string): { ok: boolean; out: string } {
+  const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  // promtool exits 1 for lint warnings (e.g. counters without _total); 3 on a parse error.
+  const out = `${res.stdout}${res.stderr}`;
+  return { ok: res.status !== 3 && !/error while linting|text format parsing error/i.test(out), out };
+}
+
+describe('fuzzing the agent', () => {
+  it('stays up, keeps /metrics valid and accounts for every line', async () => {
+    const agent = await agentWith([]);
+    const r = rng(42);
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((res) => udp.connect(agent.udpPort!, '127.0.0.1', () => res()));
+    const tcp = net.connect(agent.tcpPort!, '127.0.0.1');
+    await new Promise<void>((res) => tcp.once('connect', () => res()));
+    const deadline = Date.now() + 4000;
+    let garbagePackets = 0;
+    for (let round = 0; round < 400 && Date.now() < deadline; round++) {
+      const lines: string[] = [];
+      const n = 1 + Math.floor(r() * 20);
+      for (let i = 0; i < n; i++) lines.push(nearValidLine(r));
+      const text = lines.join('\n');
+      if (round % 2 === 0) udp.send(Buffer.from(text));
+      else tcp.write(text + '\n');
+      if (round % 10 === 0) {
+        udp.send(randomBytes(r, 1 + Math.floor(r() * 2000)));
+        garbagePackets++;
+      }
+      if (round % 50 === 0) await new Promise((res) => setTimeout(res, 5));
+    }
+    tcp.end();
+    udp.close();
+    expect(garbagePackets).toBeGreaterThan(10);
+
+    // Wait until every line the agent has counted is accounted for, then check the books.
+    const text = await eventually(
+      () => agent.metrics(),
+      (t) => (parseValue(t, 'redline_statsd_packets_total{transport="tcp"}') ?? 0) > 0,
+    );
+    await new Promise((res) => setTimeout(res, 300));
+    const final = await agent.metrics();
+    const sum = (prefix: string): number =>
+      final
+        .split('\n')
+        .filter((l) => l.startsWith(prefix))
+        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const lines = parseValue(final, 'redline_statsd_lines_total')!;
+    const samples = sum('redline_statsd_samples_total{');
+    const rejected = sum('redline_statsd_line_errors_total{');
+    const skipped = sum('redline_statsd_events_total{');
+    expect(lines).toBeGreaterThan(500);
+    expect(rejected).toBeGreaterThan(100);
+    expect(samples).toBeGreaterThan(100);
+    // Every line is accepted, rejected or skipped (an event): the books balance exactly.
+    const accepted = parseValue(final, 'redline_statsd_lines_accepted_total')!;
+    expect(accepted + rejected + skipped).toBe(lines);
+    // Multi-value lines carry several samples, so samples >= accepted lines.
+    expect(samples).toBeGreaterThanOrEqual(accepted);
+    expect(text.length).toBeGreaterThan(0);
+
+    const check = promtoolCheck(final);
+    expect(check.ok, check.out).toBe(true);
+    const om = await agent.metrics('application/openmetrics-text; version=1.0.0');
+    expect(om.trimEnd().endsWith('# EOF')).toBe(true);
+    // Still serving.
+    expect((await fetch(`${agent.url}/-/healthy`)).status).toBe(200);
+  });
+
+  it('keeps lines = samples + rejected + skipped exactly for single-value traffic', async () => {
+    const agent = await agentWith([]);
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((res) => udp.connect(agent.udpPort!, '127.0.0.1', () => res()));
+    const batch = ['ok.count:1|c', 'ok.gauge:5|g', 'bad:1|q', 'bad2:x|c', '_e{1,1}:a|b', 'ok.t:10|ms|@0.5', 'neg:-1|c', 'ok.s:u1|s'];
+    for (let i = 0; i < 100; i++) udp.send(Buffer.from(batch.join('\n')));
+    udp.close();
+    const final = await eventually(
+      () => agent.metrics(),
+      (t) => parseValue(t, 'redline_statsd_lines_total') === 800,
+    );
+    const get = (s: string): number => parseValue(final, s) ?? 0;
+    const samples = ['counter', 'gauge', 'timer', 'histogram', 'distribution', 'set'].reduce((a, t) => a + get(`redline_statsd_samples_total{type="${t}"}`), 0);
+    const rejected = ['invalid_type', 'invalid_value', 'illegal_negative_counter'].reduce((a, r) => a + get(`redline_statsd_line_errors_total{reason="${r}"}`), 0);
+    expect(samples).toBe(500);
+    expect(rejected).toBe(300);
+    expect(get('redline_statsd_events_total{kind="event"}')).toBe(100);
+    expect(get('ok_count')).toBe(100);
+    expect(get('ok_t_count')).toBe(200);
+  });
+});
+
+describe('cardinality flood and TTL', () => {
+  it('caps series, keeps existing ones updating, and bounds memory', async () => {
+    const agent = await agentWith(['--statsd.max-series=2000']);
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((res) => udp.connect(agent.udpPort!, '127.0.0.1', () => res()));
+    udp.send(Buffer.from('keep.me:1|c'));
+    const rssOf = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agent.pid}/status`, 'latin1'))![1]) * 1024;
+    let id = 0;
+    const sendFlood = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i += 50) {
+        const lines: string[] = [];
+        for (let j = 0; j < 50; j++) lines.push(`flood.users:1|c|#user:${id++}`);
+        udp.send(Buffer.from(lines.join('\n')));
+        if (i % 2000 === 0) await new Promise((r) => setTimeout(r, 3));
+      }
+    };
+    await sendFlood(20_000);
+    await eventually(() => agent.metrics(), (t) => (parseValue(t, 'redline_statsd_dropped_total{reason="series_limit"}') ?? 0) > 10_000);
+    const rssAfterFirst = rssOf();
+    await sendFlood(100_000);
+    udp.send(Buffer.from('keep.me:1|c'));
+    const text = await eventually(() => agent.metrics(), (t) => parseValue(t, 'keep_me') === 2);
+    udp.close();
+    expect(parseValue(text, 'keep_me')).toBe(2);
+    expect(parseValue(text, 'redline_statsd_series{type="counter"}')).toBe(2000);
+    expect(parseValue(text, 'redline_statsd_dropped_total{reason="series_limit"}')).toBeGreaterThan(100_000);
+    // Five times the flood did not grow memory by more than a few MiB.
+    expect(rssOf() - rssAfterFirst).toBeLessThan(40 * 1024 * 1024);
+  });
+
+  it('expires idle series after their TTL with real time', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-ttl-'));
+    const file = path.join(dir, 'mapping.yml');
+    fs.writeFileSync(file, 'defaults:\n  ttl: 2s\nmappings:\n  - match: "keep.*"\n    name: keep_$1\n    ttl: 0s\n');
+    const agent = await agentWith([`--statsd.mapping-config=${file}`]);
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((res) => udp.connect(agent.udpPort!, '127.0.0.1', () => res()));
+    udp.send(Buffer.from('short.lived:1|c\nkeep.forever:1|c'));
+    await eventually(() => agent.metrics(), (t) => parseValue(t, 'short_lived') === 1);
+    const gone = await eventually(() => agent.metrics(), (t) => parseValue(t, 'short_lived') === undefined, 8000, 250);
+    expect(parseValue(gone, 'short_lived')).toBeUndefined();
+    expect(parseValue(gone, 'keep_forever')).toBe(1);
+    // It comes back, starting from zero, when it is sent again.
+    udp.send(Buffer.from('short.lived:3|c'));
+    const back = await eventually(() => agent.metrics(), (t) => parseValue(t, 'short_lived') === 3);
+    expect(parseValue(back, 'short_lived')).toBe(3);
+    udp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -6,15 +6,46 @@ import { startAgent, packageVersion, buildMapper, type ExtraSources, type ExtraS
 import type { Store } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 
+// The host collector, the probes and the demo load on demand: an agent that only serves statsd
+// never loads them.
+const lazy = (spec: string): string => new URL(spec, import.meta.url).href;
+
+type Role = 'sut' | 'injector' | 'other';
+interface GroupSpec {
+  name: string;
+  role: Role;
+}
+interface HostOptionsLike {
+  intervalMs: number;
+  perProcess: boolean;
+  groups: GroupSpec[];
+}
+interface HostModule {
+  parseGroupFlag(value: string, role: Role): GroupSpec;
+  parseHostConfig(node: unknown, file: string): Partial<HostOptionsLike>;
+  HostCollector: new (store: Store, opts: HostOptionsLike) => {
+    start(): void;
+    stop(): Promise<void>;
+    groupOf(pid: number): { group: string; role: Role } | null;
+  };
+}
+interface HttpProbeModule {
+  parseHttpTargetFlag(value: string): { name: string; url: string };
+  HttpProbe: new (store: Store, targets: { name: string; url: string }[], opts: { intervalMs: number; timeoutMs: number }) => {
+    start(): void;
+    stop(): Promise<void>;
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const sub = argv[0];
   if (sub === 'demo') {
-    const { runDemo } = await import('../examples/demo/run.js');
+    const { runDemo } = (await import(lazy('../examples/demo/run.js'))) as { runDemo: (argv: string[]) => Promise<number> };
     process.exitCode = await runDemo(argv.slice(1));
     return;
   }
   if (sub === 'probe-path') {
-    const { probePath } = await import('./probe/path.js');
+    const { probePath } = (await import(lazy('./probe/path.js'))) as { probePath: () => string };
     process.stdout.write(probePath() + '\n');
     return;
   }
@@ -44,7 +75,8 @@ export async function main(argv: string[]): Promise<void> {
   if (settings.get('check-config')) {
     try {
       buildMapper(settings);
-      await buildHostOptions(settings, hostSection, configFile);
+      const groupsGiven = (settings.get('sut') as string[]).length + (settings.get('injector') as string[]).length > 0;
+      if (groupsGiven || hostSection !== undefined) await buildHostOptions(settings, hostSection, configFile);
     } catch (err) {
       fail(`configuration is invalid: ${(err as Error).message}`);
     }
@@ -82,8 +114,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function buildHostOptions(settings: Settings, hostSection: unknown, configFile: string) {
-  const host = await import('./host/index.js');
+async function buildHostOptions(settings: Settings, hostSection: unknown, configFile: string): Promise<HostOptionsLike> {
+  const host = (await import(lazy('./host/index.js'))) as HostModule;
   const fromFile = hostSection !== undefined ? host.parseHostConfig(hostSection, configFile) : {};
   const groups = [
     ...(settings.get('sut') as string[]).map((v) => host.parseGroupFlag(v, 'sut')),
@@ -102,7 +134,7 @@ async function extraSources(settings: Settings, hostSection: unknown, configFile
   const sources: ExtraSource[] = [];
   let enrich: ExtraSources['enrich'];
   if (settings.get('host.enabled')) {
-    const host = await import('./host/index.js');
+    const host = (await import(lazy('./host/index.js'))) as HostModule;
     const opts = await buildHostOptions(settings, hostSection, configFile);
     const collector = new host.HostCollector(store, opts);
     sources.push({
@@ -120,7 +152,7 @@ async function extraSources(settings: Settings, hostSection: unknown, configFile
   }
   const targets = settings.get('probe.http') as string[];
   if (targets.length > 0) {
-    const probe = await import('./probe/http.js');
+    const probe = (await import(lazy('./probe/http.js'))) as HttpProbeModule;
     const p = new probe.HttpProbe(store, targets.map((t) => probe.parseHttpTargetFlag(t)), {
       intervalMs: settings.get('probe.http-interval') as number,
       timeoutMs: settings.get('probe.http-timeout') as number,

@@ -41,6 +41,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     SAMPLE_TYPES.forEach((t, i) => samples.set([t], ingest.samples[i]!));
     for (const r of LINE_ERROR_REASONS) errors.set([r], ingest.lineErrors.get(r) ?? 0);
     for (const [r, n] of ingest.dropped) if (r !== 'mapping_drop') dropped.set([r], n);
+    dropped.set(['internal_error'], ingest.internalErrors);
     mappingDrops.set([], ingest.dropped.get('mapping_drop') ?? 0);
     events.set(['event'], ingest.events);
     events.set(['service_check'], ingest.serviceChecks);

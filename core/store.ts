@@ -90,6 +90,8 @@ export class Family {
   readonly series = new Map<string, Series>();
   /** True for families declared by Redline's own code. */
   readonly own: boolean;
+  /** Statsd families fed by sets (served as gauges). */
+  isSet = false;
   /** Pre-serialised `# HELP`/`# TYPE` for the text format. */
   headerText: string;
 
@@ -226,9 +228,11 @@ export class Store {
         },
         false,
       );
+      fam.isSet = req.isSet;
     } else if (fam.own) {
       return 'name_conflict';
-    } else if (fam.type !== req.type) {
+    } else if (fam.type !== req.type || fam.isSet !== req.isSet) {
+      // A statsd set and a gauge are both served as gauges, but one name cannot be both.
       return 'type_conflict';
     }
     const key = serialiseLabels(req.labelNames, req.labelValues);

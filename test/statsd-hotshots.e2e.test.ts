@@ -21,11 +21,13 @@ afterAll(async () => {
   fs.rmSync(sockDir, { recursive: true, force: true });
 });
 
-function client(opts: ConstructorParameters<typeof StatsD>[0]): StatsD {
+type Client = InstanceType<typeof StatsD>;
+
+function client(opts: ConstructorParameters<typeof StatsD>[0]): Client {
   return new StatsD({ host: '127.0.0.1', errorHandler: () => {}, ...opts });
 }
 
-async function close(c: StatsD): Promise<void> {
+async function close(c: Client): Promise<void> {
   await new Promise<void>((resolve) => c.close(() => resolve()));
 }
 

@@ -145,7 +145,7 @@ describe('statsd grammar', () => {
 
 describe('malformed statsd lines', () => {
   const cases: [string, string, string][] = [
-    ['empty line between two', 'a:1|c\n\nb:1|c', 'empty_line'],
+    ['empty line between two', 'x:1|c\n\ny:1|c', 'empty_line'],
     ['no value', 'novalue', 'malformed_line'],
     ['no type', 'a:1', 'malformed_line'],
     ['empty name', ':1|c', 'empty_name'],
@@ -260,8 +260,18 @@ describe('series store under statsd', () => {
     const t = setup();
     t.send('svc.hits:1|c');
     expect(t.value('svc_hits')).toBe(1);
-    t.ingest.setMapper(Mapper.fromYaml('mappings:\n  - match: "svc.*"\n    name: svc_$1_total\n', 'm.yml'));
+    t.ingest.setMapper(Mapper.fromYaml('mappings:\n  - match: "svc.*"\n    name: svc_${1}_total\n', 'm.yml'));
     t.send('svc.hits:1|c');
     expect(t.value('svc_hits_total')).toBe(1);
+  });
+});
+
+describe('regressions', () => {
+  // Found by the fuzz test: a set sample reaching a gauge of the same name crashed the agent.
+  it('refuses a set on a gauge name (and a gauge on a set name) as a type conflict', () => {
+    const t = setup();
+    t.send('mix:1|g\nmix:abc|s\nother:abc|s\nother:1|g');
+    expect(t.ingest.dropped.get('type_conflict')).toBe(2);
+    expect(t.value('mix')).toBe(1);
   });
 });

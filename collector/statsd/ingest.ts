@@ -134,6 +134,8 @@ export class StatsdIngest {
   tagErrors = 0;
   cacheHits = 0;
   cacheMisses = 0;
+  /** Packets abandoned because of a bug in the ingest (should stay 0). */
+  internalErrors = 0;
 
   // Raw-key cache: open addressing over a power-of-two table (hash in `keys`, entry in `slots`).
   private keys: Int32Array;
@@ -193,7 +195,15 @@ export class StatsdIngest {
   handle(buf: Buffer, start = 0, end = buf.length): void {
     this.nowMs = this.store.now();
     let s = start;
-    while (s < end) s = this.line(buf, s, end);
+    try {
+      while (s < end) s = this.line(buf, s, end);
+    } catch (err) {
+      // Last line of defence: a bug here must cost one packet, never the agent.
+      this.internalErrors++;
+      this.opts.logger.rateLimited('statsd_internal_error', 'internal error while ingesting a packet; the packet was dropped', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   /** Counts a line that a listener had to refuse before parsing (e.g. a TCP line over the limit). */

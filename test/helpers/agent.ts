@@ -52,6 +52,10 @@ export async function startAgent(args: string[] = [], env: NodeJS.ProcessEnv = {
     const m = new RegExp(`${k}=(\\d+)`).exec(started);
     return m ? Number(m[1]) : null;
   };
+  child.once('exit', (code, signal) => {
+    // An agent that dies on its own is a bug worth seeing in the test output.
+    if (signal !== 'SIGTERM' && signal !== 'SIGKILL' && code !== 0) process.stderr.write(`agent ${child.pid} exited (${code ?? signal}):\n${err.slice(-4000)}\n`);
+  });
   const httpPort = field('http_port')!;
   const url = `http://127.0.0.1:${httpPort}`;
   const metrics = async (accept?: string): Promise<string> => {

@@ -117,7 +117,9 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
   });
   const mapper = buildMapper(settings);
   let enrich: ((labels: Map<string, string>) => void) | undefined;
-  const passthrough = Mapper.empty({ defaultObserverType: 'histogram' });
+  // The probe's own names skip the user's mapping. They expire after a minute of silence, so a
+  // probed process that exited leaves no flat line behind.
+  const passthrough = Mapper.fromYaml('defaults:\n  ttl: 60s\nmappings: []\n', '<redline probe>');
   const ingest = new StatsdIngest(store, mapper, {
     tags: {
       dogstatsd: settings.get('statsd.parse-dogstatsd-tags') as boolean,

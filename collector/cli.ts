@@ -5,36 +5,16 @@ import { parseArgs, loadConfigFile, helpText, ConfigError, type Settings } from 
 import { startAgent, packageVersion, buildMapper, type ExtraSources, type ExtraSource } from './agent.js';
 import type { Store } from '../core/store.js';
 import type { Logger } from '../core/log.js';
+import type { GroupSpec } from './host/groups.js';
 
 // The host collector, the probes and the demo load on demand: an agent that only serves statsd
-// never loads them.
+// never loads them. The demo is resolved at run time (it lives in examples/).
 const lazy = (spec: string): string => new URL(spec, import.meta.url).href;
 
-type Role = 'sut' | 'injector' | 'other';
-interface GroupSpec {
-  name: string;
-  role: Role;
-}
 interface HostOptionsLike {
   intervalMs: number;
   perProcess: boolean;
   groups: GroupSpec[];
-}
-interface HostModule {
-  parseGroupFlag(value: string, role: Role): GroupSpec;
-  parseHostConfig(node: unknown, file: string): Partial<HostOptionsLike>;
-  HostCollector: new (store: Store, opts: HostOptionsLike) => {
-    start(): void;
-    stop(): Promise<void>;
-    groupOf(pid: number): { group: string; role: Role } | null;
-  };
-}
-interface HttpProbeModule {
-  parseHttpTargetFlag(value: string): { name: string; url: string };
-  HttpProbe: new (store: Store, targets: { name: string; url: string }[], opts: { intervalMs: number; timeoutMs: number }) => {
-    start(): void;
-    stop(): Promise<void>;
-  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -45,7 +25,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (sub === 'probe-path') {
-    const { probePath } = (await import(lazy('./probe/path.js'))) as { probePath: () => string };
+    const { probePath } = await import('./probe/path.js');
     process.stdout.write(probePath() + '\n');
     return;
   }
@@ -115,7 +95,7 @@ function fail(message: string): never {
 }
 
 async function buildHostOptions(settings: Settings, hostSection: unknown, configFile: string): Promise<HostOptionsLike> {
-  const host = (await import(lazy('./host/index.js'))) as HostModule;
+  const host = await import('./host/index.js');
   const fromFile = hostSection !== undefined ? host.parseHostConfig(hostSection, configFile) : {};
   const groups = [
     ...(settings.get('sut') as string[]).map((v) => host.parseGroupFlag(v, 'sut')),
@@ -134,7 +114,7 @@ async function extraSources(settings: Settings, hostSection: unknown, configFile
   const sources: ExtraSource[] = [];
   let enrich: ExtraSources['enrich'];
   if (settings.get('host.enabled')) {
-    const host = (await import(lazy('./host/index.js'))) as HostModule;
+    const host = await import('./host/index.js');
     const opts = await buildHostOptions(settings, hostSection, configFile);
     const collector = new host.HostCollector(store, opts);
     sources.push({
@@ -152,7 +132,7 @@ async function extraSources(settings: Settings, hostSection: unknown, configFile
   }
   const targets = settings.get('probe.http') as string[];
   if (targets.length > 0) {
-    const probe = (await import(lazy('./probe/http.js'))) as HttpProbeModule;
+    const probe = await import('./probe/http.js');
     const p = new probe.HttpProbe(store, targets.map((t) => probe.parseHttpTargetFlag(t)), {
       intervalMs: settings.get('probe.http-interval') as number,
       timeoutMs: settings.get('probe.http-timeout') as number,

@@ -1,0 +1,96 @@
+/**
+ * The outside view, for any language: request a URL every interval with a timeout and record
+ * latency and outcome, which is what a load balancer's health check sees. A process that lags
+ * ~3 s gets pulled out of rotation long before its own metrics say why.
+ */
+import type { Store, OwnMetric } from '../../core/store.js';
+
+export interface HttpTarget {
+  name: string;
+  url: string;
+}
+
+export function parseHttpTargetFlag(value: string): HttpTarget {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--probe.http: expected NAME=URL (e.g. api=http://127.0.0.1:3000/health), got ${JSON.stringify(value)}`);
+  const name = value.slice(0, eq);
+  const url = value.slice(eq + 1);
+  if (!/^[a-zA-Z0-9_.:-]+$/.test(name)) throw new Error(`--probe.http: target name ${JSON.stringify(name)} may only hold letters, digits, _ . : -`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`--probe.http ${name}: invalid URL ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`--probe.http ${name}: only http and https URLs are supported`);
+  return { name, url };
+}
+
+export const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class HttpProbe {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly inFlight = new Set<string>();
+  private readonly duration: OwnMetric;
+  private readonly requests: OwnMetric;
+  private readonly up: OwnMetric;
+  private readonly last: OwnMetric;
+
+  constructor(
+    store: Store,
+    private readonly targets: HttpTarget[],
+    private readonly opts: { intervalMs: number; timeoutMs: number },
+  ) {
+    this.duration = store.histogram('redline_probe_http_duration_seconds', 'Time to a complete response from each probed URL (timeouts count at the timeout), in seconds.', ['target'], PROBE_BUCKETS);
+    this.requests = store.counter('redline_probe_http_requests_total', 'Probe requests by target and outcome (2xx, 3xx, 4xx, 5xx, timeout, refused, error).', ['target', 'outcome']);
+    this.up = store.gauge('redline_probe_http_up', '1 when the last probe of the target answered 2xx or 3xx in time, else 0.', ['target']);
+    this.last = store.gauge('redline_probe_http_last_duration_seconds', 'Duration of the last probe of the target, in seconds.', ['target']);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    void this.probeOnce();
+    this.timer = setInterval(() => void this.probeOnce(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async probeOnce(): Promise<void> {
+    await Promise.all(this.targets.map((t) => this.probe(t)));
+  }
+
+  private async probe(t: HttpTarget): Promise<void> {
+    // A target still answering the previous probe is not asked again (no pile-up).
+    if (this.inFlight.has(t.name)) return;
+    this.inFlight.add(t.name);
+    const start = performance.now();
+    let outcome: string;
+    try {
+      const res = await fetch(t.url, { signal: AbortSignal.timeout(this.opts.timeoutMs), redirect: 'manual' });
+      await res.arrayBuffer();
+      outcome = `${Math.floor(res.status / 100)}xx`;
+    } catch (err) {
+      outcome = classify(err);
+    } finally {
+      this.inFlight.delete(t.name);
+    }
+    const seconds = outcome === 'timeout' ? this.opts.timeoutMs / 1000 : (performance.now() - start) / 1000;
+    this.duration.observe([t.name], seconds);
+    this.last.set([t.name], seconds);
+    this.requests.inc([t.name, outcome]);
+    this.up.set([t.name], outcome === '2xx' || outcome === '3xx' ? 1 : 0);
+  }
+}
+
+function classify(err: unknown): string {
+  const e = err as { name?: string; cause?: { code?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timeout';
+  const code = e.cause?.code;
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'reset';
+  return 'error';
+}

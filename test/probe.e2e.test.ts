@@ -1,0 +1,196 @@
+/**
+ * The event-loop probe in real, unmodified Node programs (loaded through NODE_OPTIONS), reporting
+ * to a real agent; and the agent's HTTP probe against a local server that slows down and fails.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { startAgent, eventually, parseValue, ROOT, type AgentProcess } from './helpers/agent.js';
+
+const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-probe-'));
+const script = (name: string, body: string): string => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, body);
+  return p;
+};
+const BLOCKER = script('blocker.js', `
+// Blocks its event loop for 200 ms once a second; knows nothing about Redline.
+setInterval(() => { const end = Date.now() + 200; while (Date.now() < end) {} }, 1000);
+setTimeout(() => process.exit(0), 20000);
+`);
+const IDLE = script('idle.js', `setTimeout(() => process.exit(0), 20000);\n`);
+const GC = script('gc.js', `
+setInterval(() => { const junk = []; for (let i = 0; i < 2e5; i++) junk.push({ i }); global.gc(); }, 100);
+setTimeout(() => process.exit(0), 20000);
+`);
+const PARENT = script('parent.js', `
+const { spawn } = require('node:child_process');
+const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 15000)'], { stdio: 'inherit' });
+console.log(JSON.stringify({ child: child.pid }));
+setTimeout(() => { child.kill(); process.exit(0); }, 15000);
+`);
+
+let agent: AgentProcess;
+const programs: ChildProcess[] = [];
+
+beforeAll(async () => {
+  agent = await startAgent(['--host.enabled=true', '--sut', 'blocker=blocker\\.js', '--host.interval=500ms']);
+});
+afterAll(async () => {
+  for (const p of programs) {
+    try {
+      process.kill(p.pid!, 'SIGKILL');
+    } catch {
+      // Already exited.
+    }
+  }
+  await agent?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function run(file: string, extraNodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [...extraNodeArgs, file], {
+    env: {
+      ...process.env,
+      NODE_OPTIONS: `--require ${PROBE}`,
+      REDLINE_STATSD: `127.0.0.1:${agent.udpPort}`,
+      REDLINE_PROBE_INTERVAL_MS: '1000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  programs.push(child);
+  return child;
+}
+
+/** `name{…}` with the labels in the order the agent serves them (sorted by name). */
+const series = (name: string, labels: string): string =>
+  `${name}{${labels
+    .split(/,(?=[a-z_]+=)/)
+    .sort()
+    .join(',')}}`;
+
+describe('event-loop probe', () => {
+  it('reads ≈0.2 s of lag and the blocked share from a loop blocked 200 ms a second', async () => {
+    const child = run(BLOCKER, [], { REDLINE_SERVICE: 'blocker' });
+    const L = `group="blocker",pid="${child.pid}",role="sut",service="blocker"`;
+    const text = await eventually(
+      () => agent.metrics(),
+      (t) => (parseValue(t, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="1"`)) ?? 0) > 0.1,
+      15_000,
+      250,
+    );
+    const max = parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="1"`))!;
+    const p99 = parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="0.99"`))!;
+    const p50 = parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="0.5"`))!;
+    expect(max).toBeGreaterThan(0.15);
+    expect(max).toBeLessThan(0.35);
+    // One 200 ms stall is one late timer among ~80 a second: it is the max, and p99 stays below it.
+    expect(p99).toBeLessThanOrEqual(max);
+    expect(p50).toBeLessThan(0.02);
+    const elu = parseValue(text, series('redline_nodejs_eventloop_utilization', L))!;
+    expect(elu).toBeGreaterThan(0.1);
+    expect(elu).toBeLessThan(0.45);
+    expect(parseValue(text, series('redline_nodejs_heap_bytes', `${L},type="used"`))).toBeGreaterThan(1e6);
+    expect(parseValue(text, series('redline_nodejs_cpu_seconds_total', `${L},mode="user"`))).toBeGreaterThan(0.1);
+    expect(parseValue(text, series('redline_nodejs_active_handles', L))).toBeGreaterThan(0);
+  });
+
+  it('reads near 0 ms from an idle loop (the timer resolution is taken out)', async () => {
+    const child = run(IDLE, [], { REDLINE_SERVICE: 'idle' });
+    const L = `pid="${child.pid}",role="sut",service="idle"`;
+    const text = await eventually(
+      () => agent.metrics(),
+      (t) => parseValue(t, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="0.5"`)) !== undefined,
+      15_000,
+      250,
+    );
+    expect(parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="0.5"`))).toBeLessThan(0.003);
+    expect(parseValue(text, series('redline_nodejs_eventloop_lag_mean_seconds', L))).toBeLessThan(0.005);
+  });
+
+  it('shows GC pauses of a program that forces GC', async () => {
+    const child = run(GC, ['--expose-gc'], { REDLINE_SERVICE: 'gc', REDLINE_ROLE: 'injector' });
+    const L = `kind="major",pid="${child.pid}",role="injector",service="gc"`;
+    const text = await eventually(() => agent.metrics(), (t) => (parseValue(t, series('redline_nodejs_gc_total', L)) ?? 0) >= 5, 15_000, 250);
+    expect(parseValue(text, series('redline_nodejs_gc_total', L))).toBeGreaterThanOrEqual(5);
+    expect(parseValue(text, series('redline_nodejs_gc_pause_seconds_total', L))).toBeGreaterThan(0);
+  });
+
+  it('reports a child of a probed program under the child\'s own pid', async () => {
+    const parent = run(PARENT, [], { REDLINE_SERVICE: 'family' });
+    const line = await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
+    const childPid = (JSON.parse(line) as { child: number }).child;
+    const text = await eventually(
+      () => agent.metrics(),
+      (t) => t.includes(`pid="${childPid}"`) && t.includes(`pid="${parent.pid}"`),
+      15_000,
+      250,
+    );
+    expect(text).toContain(`redline_nodejs_eventloop_utilization{pid="${childPid}",role="sut",service="family"}`);
+    expect(text).toContain(`redline_nodejs_eventloop_utilization{pid="${parent.pid}",role="sut",service="family"}`);
+  });
+
+  it('does no harm: no agent, loaded twice — the program runs, prints and exits as without it', () => {
+    const prog = script('plain.js', `console.log('done'); console.error('err-out');\n`);
+    const plain = spawnSync(process.execPath, [prog], { encoding: 'utf8' });
+    const probed = spawnSync(process.execPath, [prog], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, NODE_OPTIONS: `--require ${PROBE} --require ${PROBE}`, REDLINE_STATSD: '127.0.0.1:9' },
+    });
+    expect(probed.status).toBe(0);
+    expect(probed.stdout).toBe(plain.stdout);
+    expect(probed.stderr).toBe(plain.stderr);
+    const debug = spawnSync(process.execPath, [prog], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, NODE_OPTIONS: `--require ${PROBE} --require ${PROBE}`, REDLINE_PROBE_DEBUG: '1' },
+    });
+    expect(debug.stderr.match(/reporting to/g)).toHaveLength(1);
+  });
+
+  it('works with --import for ESM entry points, and probe-path prints the file', () => {
+    const esm = script('esm.mjs', `console.log(typeof globalThis[Symbol.for('redline.probe.loaded')]);\n`);
+    const r = spawnSync(process.execPath, ['--import', PROBE, esm], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.stdout.trim()).toBe('boolean');
+    const p = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'redline.js'), 'probe-path'], { encoding: 'utf8' });
+    expect(p.stdout.trim()).toBe(PROBE);
+  });
+});
+
+describe('HTTP probe', () => {
+  it('records latency and outcomes of a server that slows down, fails, then goes away', async () => {
+    let n = 0;
+    const server = http.createServer((_req, res) => {
+      n++;
+      if (n <= 3) setTimeout(() => res.end('ok'), 120);
+      else {
+        res.statusCode = 503;
+        res.end('down');
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const a = await startAgent([`--probe.http=api=http://127.0.0.1:${port}/health`, '--probe.http-interval=200ms', '--probe.http-timeout=1s']);
+    try {
+      const t1 = await eventually(() => a.metrics(), (t) => (parseValue(t, 'redline_probe_http_requests_total{target="api",outcome="5xx"}') ?? 0) >= 1, 10_000, 100);
+      expect(parseValue(t1, 'redline_probe_http_requests_total{target="api",outcome="2xx"}')).toBe(3);
+      expect(parseValue(t1, 'redline_probe_http_duration_seconds_bucket{target="api",le="0.1"}')).toBeLessThan(parseValue(t1, 'redline_probe_http_duration_seconds_count{target="api"}')!);
+      expect(parseValue(t1, 'redline_probe_http_up{target="api"}')).toBe(0);
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      const t2 = await eventually(() => a.metrics(), (t) => (parseValue(t, 'redline_probe_http_requests_total{target="api",outcome="refused"}') ?? 0) >= 1, 10_000, 100);
+      expect(parseValue(t2, 'redline_probe_http_requests_total{target="api",outcome="refused"}')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await a.stop();
+    }
+  });
+});

@@ -1,0 +1,27 @@
+# The Redline agent. Built by docker-compose.yml; runs in the host's pid and network namespaces
+# there so that it sees the host's processes, their sockets and /proc/net.
+FROM node:20.20.0-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json index.ts ./
+COPY collector ./collector
+COPY core ./core
+COPY exporters ./exporters
+COPY dashboards ./dashboards
+COPY bench ./bench
+COPY examples ./examples
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:20.20.0-bookworm-slim
+# iproute2: `ss -ltn` gives the listen backlog of each socket (redline_listen_queue_limit).
+RUN apt-get update && apt-get install -y --no-install-recommends iproute2 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+EXPOSE 8125/udp 8125/tcp 9102/tcp
+ENTRYPOINT ["node", "/app/bin/redline.js"]
+CMD ["--config=/etc/redline/redline.yaml"]

@@ -1,9 +1,11 @@
 # The Redline agent. Built by docker-compose.yml; runs in the host's pid and network namespaces
 # there so that it sees the host's processes, their sockets and /proc/net.
 FROM node:20.20.0-bookworm-slim AS build
+# python3, make, g++: unix-dgram (the unix datagram listener) is a native addon.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild unix-dgram
 COPY tsconfig.json tsconfig.build.json index.ts ./
 COPY collector ./collector
 COPY core ./core

@@ -28,7 +28,12 @@ interface ThreadState {
   waitNs: number;
   voluntary: number;
   involuntary: number;
+  /** The tick it was last read in (threads not seen on a slow tick have exited). */
+  seen: number;
 }
+
+/** Costly or slow-moving readings (status, maps, per-thread context switches) every N ticks. */
+const SLOW_EVERY = 5;
 
 /** One matched process, known by (pid, start time). */
 class Member {
@@ -39,6 +44,8 @@ class Member {
   maxFds: number | null = null;
   limitsAge = 0;
   threads = new Map<string, ThreadState>();
+  tids: string[] | null = null;
+  slowAge = 0;
   listenInodes = new Set<string>();
   socketsAge = 0;
   // Latest gauges.
@@ -82,7 +89,7 @@ interface Classified {
   group: number;
 }
 
-const SLICE = 16;
+const SLICE_NS = 1_000_000n;
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export class HostCollector {
@@ -225,13 +232,26 @@ export class HostCollector {
     const seen = new Set<number>();
     let matched = 0;
     for (let i = 0; i < pids.length; i++) {
-      if (i > 0 && i % SLICE === 0) {
+      // Yield to the event loop after ~1 ms of reading, so statsd datagrams never wait long.
+      if (i % 8 === 0) {
         const t = process.hrtime.bigint();
-        busyNs += t - sliceStart;
-        await yieldToLoop();
-        sliceStart = process.hrtime.bigint();
+        if (t - sliceStart > SLICE_NS) {
+          busyNs += t - sliceStart;
+          await yieldToLoop();
+          sliceStart = process.hrtime.bigint();
+        }
       }
       const pid = pids[i]!;
+      const known = this.cls.get(pid);
+      if (known !== undefined && known.group < 0) {
+        // An unmatched process costs one pread a tick: a kept descriptor still reading means
+        // the same process (after an exit, even with the pid reused, it fails).
+        if (proc.stillAlive(pid)) {
+          seen.add(pid);
+          continue;
+        }
+        this.cls.delete(pid);
+      }
       const stat = proc.readStat(String(pid));
       // A zombie has exited; only its parent has not collected it yet.
       if (stat === null || stat.state === 'Z') continue;
@@ -258,7 +278,11 @@ export class HostCollector {
     sliceStart = process.hrtime.bigint();
     for (const [pid, member] of this.members) if (!seen.has(pid) || member.start !== this.cls.get(pid)?.start) this.exit(member);
     for (const pid of this.cls.keys()) if (!seen.has(pid)) this.cls.delete(pid);
+    for (const pid of [...proc.trackedPids()]) if (!seen.has(pid)) proc.forget(pid);
 
+    busyNs += process.hrtime.bigint() - sliceStart;
+    await yieldToLoop();
+    sliceStart = process.hrtime.bigint();
     if (this.members.size > 0) this.readListeners();
     for (const g of this.groups) this.publishGroup(g, elapsedS);
     if (this.opts.perProcess) this.publishPerProcess();
@@ -272,6 +296,8 @@ export class HostCollector {
   }
 
   private exit(member: Member): void {
+    // Keep only the stat descriptor (a reused pid is re-read through a fresh one anyway).
+    proc.forget(member.pid, 'stat');
     this.members.delete(member.pid);
     member.group.members.delete(member.pid);
     member.group.exited++;
@@ -293,16 +319,22 @@ export class HostCollector {
     m.rss = stat.rssBytes;
     m.vsize = stat.vsizeBytes;
 
-    const status = proc.readStatus(String(pid));
-    if (status !== null) m.swap = status.swapBytes;
-    const fds = proc.listFds(pid);
-    if (fds !== null) m.fds = fds.length;
+    // Cheap and fast-moving: every tick. Slow-moving or costly (status, maps: the kernel formats
+    // every mapping; per-thread status for context switches): every SLOW_EVERY ticks.
+    const slow = m.slowAge-- <= 0;
+    if (slow) m.slowAge = SLOW_EVERY - 1;
+    const fds = proc.countFds(pid);
+    if (fds !== null) m.fds = fds;
     if (m.maxFds === null || m.limitsAge++ >= 10) {
       m.maxFds = proc.readMaxFds(pid);
       m.limitsAge = 0;
     }
-    const maps = proc.countMaps(pid);
-    if (maps !== null) m.maps = maps;
+    if (slow) {
+      const status = proc.readStatus(String(pid));
+      if (status !== null) m.swap = status.swapBytes;
+      const maps = proc.countMaps(pid);
+      if (maps !== null) m.maps = maps;
+    }
     const io = proc.readIo(pid);
     if (io !== null) {
       g.readBytes += Math.max(0, io.readBytes - m.readBytes);
@@ -311,25 +343,33 @@ export class HostCollector {
       m.writeBytes = io.writeBytes;
     }
 
-    // Threads: the busiest one, context switches and run-queue wait summed over all of them.
-    const tids = proc.listTids(pid);
+    // Threads: the busiest one, run-queue wait and context switches summed over all of them.
+    // The thread list is read again when the count changes, and on slow ticks.
+    if (m.tids === null || slow || stat.threads !== m.tids.length) m.tids = proc.listTids(pid);
     let busiest = 0;
-    if (tids !== null) {
-      const next = new Map<string, ThreadState>();
-      for (const tid of tids) {
+    if (m.tids !== null) {
+      for (const tid of m.tids) {
         const path = `${pid}/task/${tid}`;
         const ss = proc.readSchedstat(path);
-        const st = proc.readStatus(path);
-        if (ss === null || st === null) continue;
-        const prev = m.threads.get(tid);
-        const cur: ThreadState = { runNs: ss.runNs, waitNs: ss.waitNs, voluntary: st.voluntary, involuntary: st.involuntary };
-        g.voluntary += cur.voluntary - (prev?.voluntary ?? 0);
-        g.involuntary += cur.involuntary - (prev?.involuntary ?? 0);
-        g.waitSeconds += (cur.waitNs - (prev?.waitNs ?? 0)) / 1e9;
-        if (prev !== undefined && elapsedS > 0) busiest = Math.max(busiest, (cur.runNs - prev.runNs) / 1e9 / elapsedS);
-        next.set(tid, cur);
+        if (ss === null) continue;
+        let prev = m.threads.get(tid);
+        if (prev === undefined) m.threads.set(tid, (prev = { runNs: ss.runNs, waitNs: 0, voluntary: 0, involuntary: 0, seen: 0 }));
+        else if (elapsedS > 0) busiest = Math.max(busiest, (ss.runNs - prev.runNs) / 1e9 / elapsedS);
+        g.waitSeconds += (ss.waitNs - prev.waitNs) / 1e9;
+        prev.runNs = ss.runNs;
+        prev.waitNs = ss.waitNs;
+        prev.seen = this.tickCount;
+        if (slow) {
+          const st = proc.readStatus(path);
+          if (st !== null) {
+            g.voluntary += st.voluntary - prev.voluntary;
+            g.involuntary += st.involuntary - prev.involuntary;
+            prev.voluntary = st.voluntary;
+            prev.involuntary = st.involuntary;
+          }
+        }
       }
-      m.threads = next;
+      if (slow) for (const [tid, t] of m.threads) if (t.seen !== this.tickCount) m.threads.delete(tid);
     }
     m.busiest = Math.min(busiest, 1);
     m.fresh = false;

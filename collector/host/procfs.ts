@@ -26,6 +26,132 @@ function read(path: string): string | null {
   }
 }
 
+/**
+ * Per-process files are read through descriptors kept open between ticks: one pread() a tick
+ * instead of open + fstat + read + close (measured: ~4x cheaper). A descriptor on
+ * /proc/PID/stat belongs to that process: once it exits, reads fail (ESRCH) even if the pid is
+ * reused, so identity comes for free. `forget(pid)` closes them when the process is gone.
+ */
+const fds = new Map<number, Map<string, number>>();
+const scratch = Buffer.allocUnsafe(256 * 1024);
+
+/** Reads /proc/PID/<sub> into `scratch` through a kept descriptor; returns the length or -1. */
+function preadPid(pid: number, sub: string): number {
+  let files = fds.get(pid);
+  if (files === undefined) fds.set(pid, (files = new Map()));
+  let fd = files.get(sub);
+  try {
+    if (fd === undefined) {
+      fd = fs.openSync(`${root}/${pid}/${sub}`, 'r');
+      files.set(sub, fd);
+    }
+    return fs.readSync(fd, scratch, 0, scratch.length, 0);
+  } catch {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // Already closed.
+      }
+      files.delete(sub);
+    }
+    return -1;
+  }
+}
+
+function readPid(pid: number, sub: string): string | null {
+  const n = preadPid(pid, sub);
+  if (n < 0) return null;
+  if (n === scratch.length) return read(`${root}/${pid}/${sub}`); // larger than the scratch: rare
+  return scratch.toString('latin1', 0, n);
+}
+
+/** Is the process behind this pid still the one first seen? (One pread, nothing parsed.) */
+export function stillAlive(pid: number): boolean {
+  return preadPid(pid, 'stat') > 0;
+}
+
+/**
+ * Counts lines of /proc/PID/<sub> without making a string. seq_file hands out about a page per
+ * read, so large files (maps of a big process: tens of KiB) take several preads.
+ */
+export function countLinesOf(pid: number, sub: string): number | null {
+  let n = preadPid(pid, sub);
+  if (n < 0) return null;
+  const fd = fds.get(pid)?.get(sub);
+  let offset = 0;
+  let c = 0;
+  for (let rounds = 0; n > 0 && rounds < 100_000; rounds++) {
+    for (let i = scratch.indexOf(10, 0); i !== -1 && i < n; i = scratch.indexOf(10, i + 1)) c++;
+    offset += n;
+    try {
+      n = fd === undefined ? 0 : fs.readSync(fd, scratch, 0, scratch.length, offset);
+    } catch {
+      return null;
+    }
+  }
+  return c;
+}
+
+/** Open descriptors of a process: the size Linux ≥ 6.2 reports for /proc/PID/fd, else a readdir. */
+export function countFds(pid: number): number | null {
+  try {
+    const size = fs.statSync(`${root}/${pid}/fd`).size;
+    if (size > 0) return size;
+  } catch {
+    return null;
+  }
+  const list = listFds(pid);
+  return list === null ? null : list.length;
+}
+
+const VOL = Buffer.from('\nvoluntary_ctxt_switches:');
+const NONVOL = Buffer.from('\nnonvoluntary_ctxt_switches:');
+const SWAP = Buffer.from('\nVmSwap:');
+
+function numberAfter(key: Buffer, n: number): number {
+  const i = scratch.indexOf(key);
+  if (i < 0 || i >= n) return 0;
+  let j = i + key.length;
+  while (scratch[j] === 32 || scratch[j] === 9) j++;
+  let v = 0;
+  for (;;) {
+    const c = scratch[j++]! - 48;
+    if (c < 0 || c > 9) break;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** Closes the descriptors kept for a process (it exited, or is no longer watched in detail). */
+export function forget(pid: number, keep?: string): void {
+  const files = fds.get(pid);
+  if (files === undefined) return;
+  for (const [sub, fd] of files) {
+    if (sub === keep) continue;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Already closed.
+    }
+    files.delete(sub);
+  }
+  if (files.size === 0) fds.delete(pid);
+}
+
+/** Pids with descriptors kept open (for closing those of vanished processes). */
+export function trackedPids(): IterableIterator<number> {
+  return fds.keys();
+}
+
+/** Reads /proc/PID/<sub> through a kept descriptor. */
+function readP(path: string): string | null {
+  const slash = path.indexOf('/');
+  const pid = Number(slash === -1 ? path : path.slice(0, slash));
+  if (!Number.isInteger(pid)) return read(`${root}/${path}`);
+  return readPid(pid, slash === -1 ? '' : path.slice(slash + 1));
+}
+
 export function readText(path: string): string | null {
   return read(`${root}/${path}`);
 }
@@ -46,7 +172,7 @@ export interface ProcStat {
 
 /** /proc/PID/stat (or /proc/PID/task/TID/stat). The comm may hold spaces and parentheses. */
 export function readStat(path: string): ProcStat | null {
-  const s = read(`${root}/${path}/stat`);
+  const s = readP(`${path}/stat`);
   if (s === null) return null;
   const open = s.indexOf('(');
   const close = s.lastIndexOf(')');
@@ -87,15 +213,14 @@ export interface ProcStatus {
   involuntary: number;
 }
 
-/** VmSwap and context switches from /proc/PID/status or /proc/PID/task/TID/status. */
+/** VmSwap and context switches from /proc/PID/status or /proc/PID/task/TID/status, parsed from bytes. */
 export function readStatus(path: string): ProcStatus | null {
-  const s = read(`${root}/${path}/status`);
-  if (s === null) return null;
-  return {
-    swapBytes: field(s, 'VmSwap:') * 1024,
-    voluntary: field(s, 'voluntary_ctxt_switches:'),
-    involuntary: field(s, 'nonvoluntary_ctxt_switches:'),
-  };
+  const slash = path.indexOf('/');
+  const pid = Number(slash === -1 ? path : path.slice(0, slash));
+  const sub = slash === -1 ? 'status' : `${path.slice(slash + 1)}/status`;
+  const n = preadPid(pid, sub);
+  if (n <= 0) return null;
+  return { swapBytes: numberAfter(SWAP, n) * 1024, voluntary: numberAfter(VOL, n), involuntary: numberAfter(NONVOL, n) };
 }
 
 function field(text: string, name: string): number {
@@ -114,7 +239,7 @@ function field(text: string, name: string): number {
 
 /** /proc/PID/task/TID/schedstat: nanoseconds on CPU and waiting on a run queue. */
 export function readSchedstat(path: string): { runNs: number; waitNs: number } | null {
-  const s = read(`${root}/${path}/schedstat`);
+  const s = readP(`${path}/schedstat`);
   if (s === null) return null;
   const sp = s.indexOf(' ');
   const sp2 = s.indexOf(' ', sp + 1);
@@ -149,16 +274,12 @@ export function readMaxFds(pid: number): number | null {
 
 /** Lines of /proc/PID/maps: one per memory mapping. */
 export function countMaps(pid: number): number | null {
-  const s = read(`${root}/${pid}/maps`);
-  if (s === null) return null;
-  let n = 0;
-  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
-  return n;
+  return countLinesOf(pid, 'maps');
 }
 
 /** Storage bytes read and written (/proc/PID/io); null when not permitted (other users' processes). */
 export function readIo(pid: number): { readBytes: number; writeBytes: number } | null {
-  const s = read(`${root}/${pid}/io`);
+  const s = readP(`${pid}/io`);
   if (s === null) return null;
   return { readBytes: field(s, '\nread_bytes:'), writeBytes: field(s, '\nwrite_bytes:') };
 }

@@ -1,0 +1,307 @@
+/**
+ * End to end with a real Prometheus: the agent (with the host collector and per-process series),
+ * probed Node processes (a SUT whose loop is blocked most of the time, a CPU-bound injector), a
+ * process holding fds near its limit with a full accept queue, and statsd load-test traffic.
+ * Prometheus scrapes the agent every second with the generated rules (`for:` shortened), then
+ *   - every alert must be reported firing by Prometheus, and
+ *   - every query of every generated dashboard, variables substituted, must return data over the
+ *     test's time range, or be listed below with the reason it may be empty.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { DASHBOARD_DIR, DASHBOARDS } from '../dashboards/generate.js';
+import { dashboardQueries, substitute, type Query } from '../dashboards/promql.js';
+import { ALERT_RULES, prometheusRules } from '../dashboards/rules.js';
+import { eventually, ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
+
+const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
+const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
+const ENV = 'e2e';
+const RUN = 'e2e-run';
+const TAG = `rle2e${process.pid}`;
+
+/**
+ * Queries that may legitimately return nothing in this test, with the reason. Matched against
+ * the query's "<dashboard> / <panel>" location.
+ */
+const MAY_BE_EMPTY: Array<[RegExp, string]> = [
+  [/Host collector errors and skipped ticks \/ A$/, 'redline_host_collector_errors_total has a series only once a /proc read failed for a reason other than a process exiting; none should here'],
+  [/Host collector errors and skipped ticks \/ B$/, 'redline_host_collector_skipped_ticks_total appears only once a tick had to be skipped (the previous one still running); none should be here'],
+];
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-dash-e2e-'));
+const children: ChildProcess[] = [];
+let agent: AgentProcess | undefined;
+let prometheus: ChildProcess | undefined;
+let promUrl = '';
+let startedAt = 0;
+let sender: dgram.Socket | undefined;
+const timers: NodeJS.Timeout[] = [];
+const clients: net.Socket[] = [];
+let promLog = '';
+
+function script(name: string, body: string): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, body);
+  return p;
+}
+
+/**
+ * A SUT whose loop is blocked 1.5 s out of every 1.6 s (~0.94 core on its main thread); it makes
+ * garbage in the gaps only, so that GC runs but its helper threads do not share the spin.
+ */
+const SUT = script(`${TAG}-sut.js`, `
+let junk = [];
+setInterval(() => {
+  const end = Date.now() + 1500;
+  while (Date.now() < end) {}
+  junk = [];
+  for (let i = 0; i < 2e5; i++) junk.push({ i });
+}, 100);
+setTimeout(() => process.exit(0), 120000);
+`);
+/** An injector burning ~0.9 of a core in 900 ms slices. */
+const INJECTOR = script(`${TAG}-inj.js`, `
+setInterval(() => { const end = Date.now() + 900; while (Date.now() < end) {} }, 100);
+setTimeout(() => process.exit(0), 120000);
+`);
+/** A second, idle injector process: the second step of the ramp. */
+const IDLE_INJECTOR = script(`${TAG}-inj-idle.js`, `setTimeout(() => process.exit(0), 120000);\n`);
+/**
+ * Part of the SUT: opens fds up to ~90% of a 64 fd limit, listens with a backlog of 1 and then
+ * sleeps with its loop blocked (no CPU), so nothing is ever accepted.
+ */
+const HOLDER = script(`${TAG}-sut-holder.js`, `
+const fs = require('node:fs');
+const net = require('node:net');
+const keep = [];
+while (fs.readdirSync('/proc/self/fd').length < 58) keep.push(fs.openSync('/dev/null', 'r'));
+const server = net.createServer(() => {});
+server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
+  process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n', () => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);
+    process.exit(0);
+  });
+});
+`);
+
+function spawnTracked(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.resume();
+  children.push(child);
+  return child;
+}
+
+function probed(file: string, role: 'sut' | 'injector', service: string): ChildProcess {
+  const env: NodeJS.ProcessEnv = { REDLINE_STATSD: `127.0.0.1:${agent!.udpPort}`, REDLINE_ROLE: role, REDLINE_SERVICE: service, REDLINE_PROBE_INTERVAL_MS: '1000' };
+  if (fs.existsSync(PROBE)) env['NODE_OPTIONS'] = `--require ${PROBE}`;
+  return spawnTracked(process.execPath, [file], env);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function promGet<T>(api: string, params: Record<string, string>): Promise<T> {
+  const res = await fetch(`${promUrl}${api}?${new URLSearchParams(params).toString()}`);
+  const body = (await res.json()) as { status: string; data: T; error?: string };
+  if (body.status !== 'success') throw new Error(`${api} ${JSON.stringify(params)}: ${body.error ?? res.status}`);
+  return body.data;
+}
+
+function send(lines: string[]): void {
+  sender?.send(Buffer.from(lines.join('\n')), agent!.udpPort!, '127.0.0.1');
+}
+
+beforeAll(async () => {
+  startedAt = Math.floor(Date.now() / 1000);
+  agent = await startAgent([
+    '--host.enabled=true',
+    '--host.interval=500ms',
+    '--host.per-process',
+    `--sut=e2esut=${TAG}-sut`,
+    `--injector=e2einj=${TAG}-inj`,
+    '--statsd.max-series=300',
+  ]);
+
+  // Prometheus: scrape every second, the generated rules with `for:` shortened so each alert can be driven quickly.
+  const promPort = await freePort();
+  promUrl = `http://127.0.0.1:${promPort}`;
+  fs.writeFileSync(path.join(dir, 'rules.yml'), stringify(JSON.parse(JSON.stringify(prometheusRules({ forOverride: '0s', interval: '1s' })))));
+  fs.writeFileSync(
+    path.join(dir, 'prometheus.yml'),
+    stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: [path.join(dir, 'rules.yml')],
+      scrape_configs: [
+        {
+          job_name: 'redline',
+          honor_labels: true,
+          scrape_interval: '1s',
+          scrape_timeout: '1s',
+          static_configs: [{ targets: [`127.0.0.1:${agent.httpPort}`], labels: { env: ENV, run: RUN } }],
+        },
+      ],
+    }),
+  );
+  prometheus = spawn(
+    PROMETHEUS,
+    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  prometheus.stderr!.setEncoding('utf8');
+  prometheus.stderr!.on('data', (d: string) => (promLog = (promLog + d).slice(-4000)));
+  const ready = await eventually(
+    async () => fetch(`${promUrl}/-/ready`).then((r) => r.ok).catch(() => false),
+    (ok) => ok,
+    20_000,
+    200,
+  );
+  if (!ready) throw new Error(`prometheus did not become ready:\n${promLog}`);
+
+  // The SUT and the first injector; the second injector joins a few seconds later (a ramp step).
+  probed(SUT, 'sut', 'e2e-api');
+  const holder = spawnTracked('/bin/sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${HOLDER}"`]);
+  const holderPort = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error('fd/backlog holder did not start')), 10_000);
+    holder.stdout!.on('data', (d: string) => {
+      out += d;
+      const m = /"port":(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  // Fill the accept queue (backlog 1 holds 2) and keep knocking: the extra SYNs overflow it.
+  for (let i = 0; i < 6; i++) {
+    const c = net.connect({ host: '127.0.0.1', port: holderPort });
+    c.on('error', () => {});
+    clients.push(c);
+  }
+  timers.push(setTimeout(() => probed(INJECTOR, 'injector', 'e2e-load'), 2000));
+  timers.push(setTimeout(() => spawnTracked(process.execPath, [IDLE_INJECTOR]), 6000));
+
+  // Load-test traffic as an injector sends it, a few malformed lines, and later a cardinality
+  // flood past --statsd.max-series so that Redline has to drop samples.
+  sender = dgram.createSocket('udp4');
+  let tick = 0;
+  const traffic = setInterval(() => {
+    tick++;
+    const lines = [`loadtest_active_users:${10 * Math.min(tick, 20)}|g|#scenario:login`, `loadtest_offered_rate:${50 + tick}|g|#scenario:login`];
+    for (let i = 0; i < 20; i++) {
+      lines.push(`loadtest_requests_total:1|c|#scenario:login`);
+      lines.push(`loadtest_request_duration_seconds:${5 + ((i * 7 + tick) % 200)}|ms|#scenario:login`);
+    }
+    lines.push('loadtest_errors_total:1|c|#scenario:login', 'this is not statsd', 'bad_value:abc|c');
+    if (tick > 20) for (let i = 0; i < 20; i++) lines.push(`e2e_flood_${tick}_${i}:1|c`);
+    send(lines);
+  }, 250);
+  timers.push(traffic);
+}, 90_000);
+
+afterAll(async () => {
+  for (const t of timers) clearTimeout(t), clearInterval(t);
+  for (const c of clients) c.destroy();
+  sender?.close();
+  for (const c of children) {
+    try {
+      if (c.exitCode === null && c.signalCode === null) process.kill(c.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (prometheus?.pid && prometheus.exitCode === null) {
+    const exited = new Promise((r) => prometheus!.once('exit', r));
+    process.kill(prometheus.pid, 'SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (prometheus.exitCode === null && prometheus.signalCode === null) process.kill(prometheus.pid, 'SIGKILL');
+  }
+  await agent?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('dashboards and alerts against a real Prometheus', () => {
+  it('Prometheus reports every alert firing', async () => {
+    const wanted = new Set(ALERT_RULES.map((a) => a.alert));
+    const fired = new Map<string, Record<string, string>>();
+    const firedAfter: string[] = [];
+    const deadline = Date.now() + 90_000;
+    while (fired.size < wanted.size && Date.now() < deadline) {
+      const data = await promGet<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>('/api/v1/alerts', {});
+      for (const a of data.alerts) {
+        if (a.state !== 'firing' || fired.has(a.labels['alertname']!)) continue;
+        fired.set(a.labels['alertname']!, a.labels);
+        firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s`);
+      }
+      if (fired.size < wanted.size) await new Promise((r) => setTimeout(r, 1000));
+    }
+    process.stdout.write(`alerts firing after: ${firedAfter.join(', ')}\n`);
+    const missing = [...wanted].filter((n) => !fired.has(n));
+    expect(missing, `not firing after 90 s; prometheus log:\n${promLog}`).toEqual([]);
+    // The verdicts the overview dashboard reads.
+    expect(fired.get('RedlineInjectorSaturated')).toMatchObject({ verdict: 'injector', env: ENV, run: RUN });
+    expect(fired.get('RedlineSutCpuSaturated')).toMatchObject({ verdict: 'sut', env: ENV });
+    expect(fired.get('RedlineFileDescriptorsNearLimit')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
+    expect(fired.get('RedlineDroppingStatsdLines')).toMatchObject({ verdict: 'observer', reason: 'series_limit' });
+  }, 120_000);
+
+  it('the env and run variables list this agent', async () => {
+    const envs = await promGet<string[]>('/api/v1/label/env/values', { 'match[]': 'redline_build_info' });
+    expect(envs).toContain(ENV);
+    const runs = await promGet<string[]>('/api/v1/label/run/values', { 'match[]': `{__name__=~"redline_build_info|loadtest_requests_total", env=~"${ENV}"}` });
+    expect(runs).toEqual([RUN]);
+  });
+
+  it('every query of every dashboard returns data, or is known to be empty for a stated reason', async () => {
+    const queries: Query[] = DASHBOARDS.flatMap((d) => dashboardQueries(JSON.parse(fs.readFileSync(path.join(ROOT, DASHBOARD_DIR, d.folder, d.file), 'utf8'))));
+    expect(queries.length).toBeGreaterThan(60);
+    const end = Math.floor(Date.now() / 1000);
+    const empty: string[] = [];
+    const excused: string[] = [];
+    for (const q of queries) {
+      const expr = substitute(q.expr, { env: ENV, run: '.*', group: '.+' }, '5s');
+      const data = await promGet<{ result: unknown[] }>('/api/v1/query_range', { query: expr, start: String(startedAt), end: String(end), step: '1' });
+      if (data.result.length > 0) continue;
+      const reason = MAY_BE_EMPTY.find(([re]) => re.test(q.where));
+      if (reason) excused.push(`${q.where}: ${reason[1]}`);
+      else empty.push(`${q.where}: ${expr}`);
+    }
+    if (excused.length) process.stdout.write(`empty, with a reason:\n  ${excused.join('\n  ')}\n`);
+    expect(empty).toEqual([]);
+  }, 120_000);
+
+  it('the knee and verdict queries carry the values driven here', async () => {
+    const at = async (expr: string): Promise<number[]> => {
+      const data = await promGet<{ result: Array<{ value: [number, string] }> }>('/api/v1/query', { query: substitute(expr, { env: ENV, run: '.*' }, '5s') });
+      return data.result.map((r) => Number(r.value[1]));
+    };
+    // two injector processes running now (one busy, one idle)
+    const injectors = await eventually(() => at('sum(redline_injector_processes{env=~"$env"})'), (v) => v[0] === 2, 15_000, 500);
+    expect(injectors).toEqual([2]);
+    // 80 requests/s sent (20 every 250 ms): the rate is near that
+    const [rps] = await at('sum(rate(loadtest_requests_total{env=~"$env"}[10s]))');
+    expect(rps).toBeGreaterThan(40);
+    expect(rps).toBeLessThan(120);
+    const [injectorCpu] = await at('max(max_over_time(redline_process_busiest_process_cpu_ratio{role="injector", env=~"$env"}[5m]))');
+    // it spins 0.9 of the time; on a machine shared with other busy tests it gets less
+    expect(injectorCpu).toBeGreaterThan(0.5);
+    expect(injectorCpu).toBeLessThan(1.1);
+    expect(await at('count(ALERTS{alertstate="firing", env=~"$env", verdict="injector"}) or vector(0)')).not.toEqual([0]);
+  }, 30_000);
+});

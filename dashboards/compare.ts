@@ -106,7 +106,8 @@ export function compareDashboard(): dashboard.DashboardBuilder {
   b = b.withRow(new dashboard.RowBuilder('Side by side: one column per environment'));
   for (const k of KEY_PANELS) {
     b = b.withPanel(
-      keyPanel({ ...k, title: `${k.title} — $env` }, sel(), 6, true).repeat('env').repeatDirection('h').maxPerRow(4),
+      // full width: Grafana splits a horizontally repeated panel's width among its copies
+      keyPanel({ ...k, title: `${k.title} — $env` }, sel(), 24, true).repeat('env').repeatDirection('h').maxPerRow(4),
     );
   }
   // One row per selected env: inside a repeated row $env holds that row's single value.

@@ -32,6 +32,7 @@ function knee(title: string, yName: string, yExpr: string, yUnit: string, descri
     .series([
       new xychart.XYSeriesConfigBuilder()
         .name({ fixed: yName })
+        .frame({ matcher: { id: 'byIndex', options: 0 } })
         .x({ matcher: { id: 'byName', options: 'injector processes' } })
         .y({ matcher: { id: 'byName', options: yName } }),
     ])

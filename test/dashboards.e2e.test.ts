@@ -216,7 +216,10 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  for (const t of timers) clearTimeout(t), clearInterval(t);
+  for (const t of timers) {
+    clearTimeout(t);
+    clearInterval(t);
+  }
   for (const c of clients) c.destroy();
   sender?.close();
   for (const c of children) {

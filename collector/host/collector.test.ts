@@ -121,10 +121,13 @@ describe('process groups from /proc', () => {
     const sSys = value(`redline_process_cpu_seconds_total{${g('sys')},mode="system"}`)!;
     const sUser = value(`redline_process_cpu_seconds_total{${g('sys')},mode="user"}`)!;
     expect(sSys).toBeGreaterThan(sUser);
-    // Two busy processes on two cores: each single thread runs most of the time.
-    expect(value(`redline_process_busiest_thread_cpu_ratio{${g('user')}}`)).toBeGreaterThan(0.4);
-    expect(value(`redline_process_busiest_thread_cpu_ratio{${g('user')}}`)).toBeLessThanOrEqual(1);
-    expect(value(`redline_process_cpu_cores{${g('user')}}`)).toBeGreaterThan(0.4);
+    // A single-threaded burner: its busiest thread is (nearly) all of its CPU. How much CPU it
+    // gets depends on what else the 2-core machine runs, so the check is relative.
+    const busiest = value(`redline_process_busiest_thread_cpu_ratio{${g('user')}}`)!;
+    const cores = value(`redline_process_cpu_cores{${g('user')}}`)!;
+    expect(cores).toBeGreaterThan(0.1);
+    expect(busiest).toBeGreaterThan(0.8 * cores);
+    expect(busiest).toBeLessThanOrEqual(1);
     expect(value(`redline_process_context_switches_total{${g('sys')},type="involuntary"}`)).toBeGreaterThanOrEqual(0);
     expect(value(`redline_process_runqueue_wait_seconds_total{${g('user')}}`)).toBeGreaterThanOrEqual(0);
     await collector.stop();

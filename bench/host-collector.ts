@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     // /proc/net/tcp (accept queues) is read once a tick whenever a group has members: a fixed
     // cost, measured on its own and kept out of the per-process figure.
     const l0 = process.cpuUsage();
-    for (let i = 0; i < TICKS; i++) readListenSockets();
+    for (let i = 0; i < TICKS; i++) await readListenSockets();
     const lu = process.cpuUsage(l0);
     const listenCost = (lu.user + lu.system) / TICKS;
     const perMatched = (at50 - idle - listenCost) / MATCHED;

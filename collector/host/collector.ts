@@ -283,7 +283,11 @@ export class HostCollector {
     busyNs += process.hrtime.bigint() - sliceStart;
     await yieldToLoop();
     sliceStart = process.hrtime.bigint();
-    if (this.members.size > 0) this.readListeners();
+    if (this.members.size > 0) {
+      const sockets = await proc.readListenSockets();
+      sliceStart = process.hrtime.bigint();
+      this.readListeners(sockets);
+    }
     for (const g of this.groups) this.publishGroup(g, elapsedS);
     if (this.opts.perProcess) this.publishPerProcess();
     busyNs += process.hrtime.bigint() - sliceStart;
@@ -376,8 +380,7 @@ export class HostCollector {
   }
 
   /** Accept-queue depth of the groups' listening sockets, and their limits (refreshed via `ss`). */
-  private readListeners(): void {
-    const sockets = proc.readListenSockets();
+  private readListeners(sockets: proc.ListenSocket[]): void {
     const byInode = new Map(sockets.map((s) => [s.inode, s]));
     const perGroup = new Map<GroupState, Map<number, number>>();
     for (const m of this.members.values()) {

@@ -314,22 +314,34 @@ export interface ListenSocket {
   queue: number;
 }
 
-/** LISTEN sockets from /proc/net/tcp and tcp6: for them rx_queue is the accept-queue length. */
-export function readListenSockets(): ListenSocket[] {
+/**
+ * LISTEN sockets from /proc/net/tcp and tcp6: for them rx_queue is the accept-queue length.
+ * Read on the thread pool: the kernel walks its whole socket hash table to produce these files
+ * (milliseconds even with few sockets), which must not hold the event loop.
+ */
+export async function readListenSockets(): Promise<ListenSocket[]> {
   const out: ListenSocket[] = [];
   for (const file of ['net/tcp', 'net/tcp6']) {
-    const s = read(`${root}/${file}`);
-    if (s === null) continue;
-    const lines = s.split('\n');
-    for (let i = 1; i < lines.length; i++) {
-      const f = lines[i]!.trim().split(/\s+/);
-      if (f.length < 10 || f[3] !== '0A') continue;
-      const local = f[1]!;
-      const port = parseInt(local.slice(local.indexOf(':') + 1), 16);
-      const queues = f[4]!;
-      const rx = parseInt(queues.slice(queues.indexOf(':') + 1), 16);
-      out.push({ port, inode: f[9]!, queue: rx });
+    let s: string;
+    try {
+      s = await fs.promises.readFile(`${root}/${file}`, 'latin1');
+    } catch {
+      continue;
     }
+    parseListen(s, out);
   }
   return out;
+}
+
+export function parseListen(s: string, out: ListenSocket[]): void {
+  const lines = s.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const f = lines[i]!.trim().split(/\s+/);
+    if (f.length < 10 || f[3] !== '0A') continue;
+    const local = f[1]!;
+    const port = parseInt(local.slice(local.indexOf(':') + 1), 16);
+    const queues = f[4]!;
+    const rx = parseInt(queues.slice(queues.indexOf(':') + 1), 16);
+    out.push({ port, inode: f[9]!, queue: rx });
+  }
 }

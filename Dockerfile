@@ -12,7 +12,6 @@ COPY core ./core
 COPY exporters ./exporters
 COPY dashboards ./dashboards
 COPY bench ./bench
-COPY examples ./examples
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
 
 FROM node:20.20.0-bookworm-slim

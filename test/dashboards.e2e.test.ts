@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DASHBOARD_DIR, DASHBOARDS } from '../dashboards/generate.js';
-import { dashboardQueries, substitute, type Query } from '../dashboards/promql.js';
+import { dashboardQueries, ruleQueries, substitute, type Query } from '../dashboards/promql.js';
 import { ALERT_RULES, prometheusRules } from '../dashboards/rules.js';
 import { eventually, ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
 
@@ -250,7 +250,7 @@ describe('dashboards and alerts against a real Prometheus', () => {
       for (const a of data.alerts) {
         if (a.state !== 'firing' || fired.has(a.labels['alertname']!)) continue;
         fired.set(a.labels['alertname']!, a.labels);
-        firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s`);
+        firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s${process.env['E2E_DEBUG'] ? JSON.stringify(a.labels) : ''}`);
       }
       if (fired.size < wanted.size) await new Promise((r) => setTimeout(r, 1000));
     }
@@ -288,6 +288,16 @@ describe('dashboards and alerts against a real Prometheus', () => {
     if (excused.length) process.stdout.write(`empty, with a reason:\n  ${excused.join('\n  ')}\n`);
     expect(empty).toEqual([]);
   }, 120_000);
+
+  it('the Grafana-managed copies of the alerts select the same offending series', async () => {
+    const end = Math.floor(Date.now() / 1000);
+    const silent: string[] = [];
+    for (const q of ruleQueries().filter((r) => r.where.startsWith('grafana alert '))) {
+      const data = await promGet<{ result: unknown[] }>('/api/v1/query_range', { query: q.expr, start: String(startedAt), end: String(end), step: '1' });
+      if (data.result.length === 0) silent.push(`${q.where}: ${q.expr}`);
+    }
+    expect(silent).toEqual([]);
+  }, 60_000);
 
   it('the knee and verdict queries carry the values driven here', async () => {
     const at = async (expr: string): Promise<number[]> => {

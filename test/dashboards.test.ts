@@ -260,6 +260,15 @@ describe('docker compose', () => {
     expect(missing).toEqual([]);
   });
 
+  it('every path the Dockerfile copies from the build context exists', () => {
+    const sources = read('Dockerfile')
+      .split('\n')
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.slice(5).trim().split(/\s+/).slice(0, -1));
+    expect(sources.length).toBeGreaterThanOrEqual(5);
+    expect(sources.filter((src) => !fs.existsSync(path.join(ROOT, src)))).toEqual([]);
+  });
+
   it('the agent shares the host pid and network namespaces; Grafana opens on the overview', () => {
     const agent = compose.services['agent']!;
     expect(agent.pid).toBe('host');

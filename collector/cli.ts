@@ -116,7 +116,7 @@ async function extraSources(settings: Settings, hostSection: unknown, configFile
   if (settings.get('host.enabled')) {
     const host = await import('./host/index.js');
     const opts = await buildHostOptions(settings, hostSection, configFile);
-    const collector = new host.HostCollector(store, opts);
+    const collector = host.createHostCollector(store, opts);
     sources.push({
       description: `host collector every ${opts.intervalMs} ms, groups: ${opts.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
       start: () => collector.start(),

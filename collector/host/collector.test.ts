@@ -263,3 +263,23 @@ describe('group configuration', () => {
     expect(() => parseHostConfig({ process_groups: [{ name: 'x', colour: 'red' }] }, 'redline.yaml')).toThrow(/unknown key/);
   });
 });
+
+describe('fallback without /proc (systeminformation + pidusage)', () => {
+  it('counts a group\'s processes, their CPU and memory', async () => {
+    const { FallbackCollector } = await import('./fallback.js');
+    const tag = `fb${process.pid}`;
+    await target(tag, ['--burn', 'user']);
+    const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
+    const c = new FallbackCollector(store, { intervalMs: 1000, groups: [parseGroupFlag(`burn=--tag ${tag}`, 'injector')] });
+    const v = (s: string) => Number(render(store, 'text').split('\n').find((l) => l.startsWith(s + ' '))?.split(' ')[1]);
+    await c.tick();
+    await sleep(600);
+    await c.tick();
+    expect(v('redline_process_count{group="burn",role="injector"}')).toBe(1);
+    expect(v('redline_injector_processes{group="burn"}')).toBe(1);
+    expect(v('redline_process_memory_bytes{group="burn",role="injector",type="resident"}')).toBeGreaterThan(1e6);
+    expect(v('redline_process_cpu_seconds_total{group="burn",role="injector",mode="total"}')).toBeGreaterThan(0);
+    expect(v('redline_host_cpus')).toBeGreaterThan(0);
+    await c.stop();
+  });
+});

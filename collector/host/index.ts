@@ -1,5 +1,25 @@
 // The host collector's public surface (loaded by the CLI on demand).
-export { HostCollector } from './collector.js';
-export type { HostOptions } from './collector.js';
+import fs from 'node:fs';
+import type { Store } from '../../core/store.js';
+import { HostCollector, type HostOptions } from './collector.js';
+import { FallbackCollector } from './fallback.js';
+import type { Role } from './groups.js';
+
+export { HostCollector, FallbackCollector };
+export type { HostOptions };
 export { parseGroupFlag, parseHostConfig, matches, ROLES } from './groups.js';
 export type { GroupSpec, Role, HostFileOptions } from './groups.js';
+
+export interface RunningCollector {
+  start(): void;
+  stop(): Promise<void>;
+  tick(): Promise<void>;
+  groupOf(pid: number): { group: string; role: Role } | null;
+}
+
+/** /proc where it exists (Linux); systeminformation + pidusage elsewhere (fewer metrics). */
+export function createHostCollector(store: Store, opts: HostOptions & { fallback?: boolean }): RunningCollector {
+  const procRoot = opts.procRoot ?? '/proc';
+  if (!opts.fallback && fs.existsSync(`${procRoot}/self/stat`)) return new HostCollector(store, opts);
+  return new FallbackCollector(store, { intervalMs: opts.intervalMs, groups: opts.groups });
+}

@@ -1,0 +1,182 @@
+/**
+ * Where /proc does not exist (macOS, BSDs), the host collector falls back to systeminformation
+ * (process list, via `ps`) and pidusage (CPU and memory of the matched pids), and Node's `os`
+ * for the host. Fewer metrics, and dearer ones: processes, starts and exits, CPU time and
+ * cores, resident memory per group; host CPU by mode, cores, load and memory. No fds, threads,
+ * maps, context switches, accept queues or TCP counters. These libraries spawn `ps`, which is why
+ * they are not the Linux path.
+ */
+import os from 'node:os';
+import si from 'systeminformation';
+import pidusage from 'pidusage';
+import type { Store, OwnMetric } from '../../core/store.js';
+import { matches, type GroupSpec, type Role } from './groups.js';
+
+export interface FallbackOptions {
+  intervalMs: number;
+  groups: GroupSpec[];
+}
+
+interface Known {
+  group: number;
+  cpuMs: number;
+}
+
+export class FallbackCollector {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private readonly known = new Map<string, Known>();
+  private readonly started: number[];
+  private readonly exited: number[];
+  private readonly cpu: number[];
+  private readonly m: Record<string, OwnMetric>;
+  private byPid = new Map<number, number>();
+  private lastTick = 0;
+
+  constructor(
+    store: Store,
+    private readonly opts: FallbackOptions,
+  ) {
+    const GR = ['group', 'role'];
+    this.m = {
+      count: store.gauge('redline_process_count', 'Processes in the group now.', GR),
+      started: store.counter('redline_process_started_total', 'Processes that joined the group (started, or first seen).', GR),
+      exited: store.counter('redline_process_exited_total', 'Processes of the group that exited.', GR),
+      cpu: store.counter('redline_process_cpu_seconds_total', 'CPU time of the group by mode; without /proc only mode="total" is known.', [...GR, 'mode']),
+      cores: store.gauge('redline_process_cpu_cores', 'CPU used by the group over the last interval, in cores.', GR),
+      memory: store.gauge('redline_process_memory_bytes', 'Memory of the group by type; without /proc only resident.', [...GR, 'type']),
+      injectors: store.gauge('redline_injector_processes', 'Load-injector processes running now, by injector group.', ['group']),
+      hostCpu: store.counter('redline_host_cpu_seconds_total', 'CPU time of the whole host by mode, in seconds (all cores summed).', ['mode']),
+      hostCpus: store.gauge('redline_host_cpus', 'Logical CPUs of the host.'),
+      load1: store.gauge('redline_host_load1', '1-minute load average of the host.'),
+      load5: store.gauge('redline_host_load5', '5-minute load average of the host.'),
+      load15: store.gauge('redline_host_load15', '15-minute load average of the host.'),
+      hostMem: store.gauge('redline_host_memory_bytes', 'Host memory by type (total, free), in bytes.', ['type']),
+      errors: store.counter('redline_host_collector_errors_total', 'Reads that failed, by reader.', ['reader']),
+    };
+    this.started = opts.groups.map(() => 0);
+    this.exited = opts.groups.map(() => 0);
+    this.cpu = opts.groups.map(() => 0);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    void this.runTick();
+    this.timer = setInterval(() => void this.runTick(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+    pidusage.clear();
+  }
+
+  private async runTick(): Promise<void> {
+    if (this.running) return;
+    this.running = this.tick()
+      .catch(() => this.m['errors']!.inc(['tick']))
+      .finally(() => {
+        this.running = null;
+      });
+    await this.running;
+  }
+
+  groupOf(pid: number): { group: string; role: Role } | null {
+    const gi = this.byPid.get(pid);
+    if (gi === undefined) return null;
+    const g = this.opts.groups[gi]!;
+    return { group: g.name, role: g.role };
+  }
+
+  async tick(): Promise<void> {
+    const now = Date.now();
+    const elapsedS = this.lastTick ? (now - this.lastTick) / 1000 : 0;
+    this.lastTick = now;
+    this.host();
+    const list = (await si.processes()).list;
+    const groups = this.opts.groups;
+    // Children join their parent's group: resolve in parent order.
+    const parent = new Map(list.map((p) => [p.pid, p.parentPid]));
+    const own = new Map<number, number>();
+    for (const p of list) {
+      own.set(p.pid, groups.findIndex((g) => matches(g, { comm: p.name, exe: p.path || null, cmdline: `${p.command} ${p.params}`.trim() })));
+    }
+    const groupOfPid = (pid: number, depth = 0): number => {
+      const mine = own.get(pid) ?? -1;
+      if (mine >= 0 || depth > 64) return mine;
+      const pp = parent.get(pid);
+      return pp !== undefined && pp > 1 ? groupOfPid(pp, depth + 1) : -1;
+    };
+    const byPid = new Map<number, number>();
+    for (const p of list) {
+      const gi = groupOfPid(p.pid);
+      if (gi >= 0) byPid.set(p.pid, gi);
+    }
+    this.byPid = byPid;
+    const pids = [...byPid.keys()];
+    let stats: Record<string, { cpu: number; memory: number; ctime: number; elapsed: number }> = {};
+    if (pids.length > 0) {
+      try {
+        stats = await pidusage(pids);
+      } catch {
+        this.m['errors']!.inc(['pidusage']);
+      }
+    }
+    const count = groups.map(() => 0);
+    const rss = groups.map(() => 0);
+    const cores = groups.map(() => 0);
+    const seen = new Set<string>();
+    for (const [pid, gi] of byPid) {
+      const st = stats[String(pid)];
+      if (!st) continue;
+      const key = `${pid}:${Math.round((now - st.elapsed) / 1000)}`; // pid + start time
+      seen.add(key);
+      count[gi]!++;
+      rss[gi]! += st.memory;
+      const prev = this.known.get(key);
+      const delta = Math.max(0, st.ctime - (prev?.cpuMs ?? 0));
+      this.cpu[gi]! += delta / 1000;
+      if (prev !== undefined && elapsedS > 0) cores[gi]! += delta / 1000 / elapsedS;
+      if (prev === undefined) this.started[gi]!++;
+      this.known.set(key, { group: gi, cpuMs: st.ctime });
+    }
+    for (const [key, k] of this.known) {
+      if (!seen.has(key)) {
+        this.exited[k.group]!++;
+        this.known.delete(key);
+      }
+    }
+    groups.forEach((g, i) => {
+      const L = [g.name, g.role];
+      this.m['count']!.set(L, count[i]!);
+      this.m['started']!.set(L, this.started[i]!);
+      this.m['exited']!.set(L, this.exited[i]!);
+      this.m['cpu']!.set([...L, 'total'], this.cpu[i]!);
+      this.m['cores']!.set(L, cores[i]!);
+      this.m['memory']!.set([...L, 'resident'], rss[i]!);
+      if (g.role === 'injector') this.m['injectors']!.set([g.name], count[i]!);
+    });
+  }
+
+  private host(): void {
+    const cpus = os.cpus();
+    const sum: Record<string, number> = { user: 0, nice: 0, system: 0, idle: 0, irq: 0 };
+    for (const c of cpus) {
+      sum['user']! += c.times.user;
+      sum['nice']! += c.times.nice;
+      sum['system']! += c.times.sys;
+      sum['idle']! += c.times.idle;
+      sum['irq']! += c.times.irq;
+    }
+    for (const [mode, ms] of Object.entries(sum)) this.m['hostCpu']!.set([mode], ms / 1000);
+    this.m['hostCpus']!.set([], cpus.length);
+    const [l1, l5, l15] = os.loadavg();
+    this.m['load1']!.set([], l1 ?? 0);
+    this.m['load5']!.set([], l5 ?? 0);
+    this.m['load15']!.set([], l15 ?? 0);
+    this.m['hostMem']!.set(['total'], os.totalmem());
+    this.m['hostMem']!.set(['free'], os.freemem());
+  }
+}

@@ -88,14 +88,15 @@ describe('event-loop probe', () => {
     const max = parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="1"`))!;
     const p99 = parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="0.99"`))!;
     const p50 = parseValue(text, series('redline_nodejs_eventloop_lag_seconds', `${L},quantile="0.5"`))!;
+    // ≈ 0.2 s; the upper bound leaves room for a busy CI machine descheduling the process.
     expect(max).toBeGreaterThan(0.15);
-    expect(max).toBeLessThan(0.35);
+    expect(max).toBeLessThan(0.6);
     // One 200 ms stall is one late timer among ~80 a second: it is the max, and p99 stays below it.
     expect(p99).toBeLessThanOrEqual(max);
     expect(p50).toBeLessThan(0.02);
     const elu = parseValue(text, series('redline_nodejs_eventloop_utilization', L))!;
     expect(elu).toBeGreaterThan(0.1);
-    expect(elu).toBeLessThan(0.45);
+    expect(elu).toBeLessThan(0.6);
     expect(parseValue(text, series('redline_nodejs_heap_bytes', `${L},type="used"`))).toBeGreaterThan(1e6);
     expect(parseValue(text, series('redline_nodejs_cpu_seconds_total', `${L},mode="user"`))).toBeGreaterThan(0.1);
     expect(parseValue(text, series('redline_nodejs_active_handles', L))).toBeGreaterThan(0);

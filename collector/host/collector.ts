@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import type { Store, OwnMetric } from '../../core/store.js';
 import * as proc from './procfs.js';
 import { HostMetrics } from './host.js';
+import { Periodic } from '../../core/periodic.js';
 import { matches, type GroupSpec, type Role } from './groups.js';
 
 export interface HostOptions {
@@ -97,8 +98,7 @@ export class HostCollector {
   private readonly cls = new Map<number, Classified>();
   private readonly members = new Map<number, Member>();
   private readonly host: HostMetrics;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly periodic: Periodic;
   private lastTick = 0;
   private tickCount = 0;
   private maxMapCount = 65530;
@@ -154,33 +154,23 @@ export class HostCollector {
       pidBusiest: store.gauge('redline_pid_busiest_thread_cpu_ratio', 'Per-process busiest thread, in cores (only with --host.per-process).', [...GR, 'pid']),
     };
     this.host = new HostMetrics(store, (reader) => this.error(reader));
+    this.periodic = new Periodic(
+      opts.intervalMs,
+      () => this.tick(),
+      () => this.m['skipped']!.inc(),
+      () => this.error('tick'),
+    );
     for (const g of this.groups) this.publishGroup(g, 0);
     const mmc = proc.readText('sys/vm/max_map_count');
     if (mmc !== null) this.maxMapCount = Number(mmc.trim()) || this.maxMapCount;
   }
 
   start(): void {
-    if (this.timer) return;
-    void this.runTick();
-    this.timer = setInterval(() => void this.runTick(), this.opts.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private async runTick(): Promise<void> {
-    if (this.running) {
-      this.m['skipped']!.inc();
-      return;
-    }
-    this.running = this.tick().finally(() => {
-      this.running = null;
-    });
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private error(reader: string): void {

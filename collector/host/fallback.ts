@@ -11,6 +11,7 @@ import si from 'systeminformation';
 import pidusage from 'pidusage';
 import type { Store, OwnMetric } from '../../core/store.js';
 import { matches, type GroupSpec, type Role } from './groups.js';
+import { Periodic } from '../../core/periodic.js';
 
 export interface FallbackOptions {
   intervalMs: number;
@@ -23,8 +24,7 @@ interface Known {
 }
 
 export class FallbackCollector {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly periodic: Periodic;
   private readonly known = new Map<string, Known>();
   private readonly started: number[];
   private readonly exited: number[];
@@ -54,33 +54,19 @@ export class FallbackCollector {
       hostMem: store.gauge('redline_host_memory_bytes', 'Host memory by type (total, free), in bytes.', ['type']),
       errors: store.counter('redline_host_collector_errors_total', 'Reads that failed, by reader.', ['reader']),
     };
+    this.periodic = new Periodic(opts.intervalMs, () => this.tick(), undefined, () => this.m['errors']!.inc(['tick']));
     this.started = opts.groups.map(() => 0);
     this.exited = opts.groups.map(() => 0);
     this.cpu = opts.groups.map(() => 0);
   }
 
   start(): void {
-    if (this.timer) return;
-    void this.runTick();
-    this.timer = setInterval(() => void this.runTick(), this.opts.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.periodic.stop();
     pidusage.clear();
-  }
-
-  private async runTick(): Promise<void> {
-    if (this.running) return;
-    this.running = this.tick()
-      .catch(() => this.m['errors']!.inc(['tick']))
-      .finally(() => {
-        this.running = null;
-      });
-    await this.running;
   }
 
   groupOf(pid: number): { group: string; role: Role } | null {

@@ -4,6 +4,7 @@
  * ~3 s gets pulled out of rotation long before its own metrics say why.
  */
 import type { Store, OwnMetric } from '../../core/store.js';
+import { Periodic } from '../../core/periodic.js';
 
 export interface HttpTarget {
   name: string;
@@ -29,7 +30,7 @@ export function parseHttpTargetFlag(value: string): HttpTarget {
 export const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class HttpProbe {
-  private timer: NodeJS.Timeout | null = null;
+  private readonly periodic: Periodic;
   private readonly inFlight = new Set<string>();
   private readonly duration: OwnMetric;
   private readonly requests: OwnMetric;
@@ -44,19 +45,20 @@ export class HttpProbe {
     this.duration = store.histogram('redline_probe_http_duration_seconds', 'Time to a complete response from each probed URL (timeouts count at the timeout), in seconds.', ['target'], PROBE_BUCKETS);
     this.requests = store.counter('redline_probe_http_requests_total', 'Probe requests by target and outcome (2xx, 3xx, 4xx, 5xx, timeout, refused, error).', ['target', 'outcome']);
     this.up = store.gauge('redline_probe_http_up', '1 when the last probe of the target answered 2xx or 3xx in time, else 0.', ['target']);
+    // Each target has its own in-flight guard; the run does not wait for the requests, so a
+    // slow target never delays the probes of the others.
+    this.periodic = new Periodic(opts.intervalMs, async () => {
+      void this.probeOnce();
+    });
     this.last = store.gauge('redline_probe_http_last_duration_seconds', 'Duration of the last probe of the target, in seconds.', ['target']);
   }
 
   start(): void {
-    if (this.timer) return;
-    void this.probeOnce();
-    this.timer = setInterval(() => void this.probeOnce(), this.opts.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   async probeOnce(): Promise<void> {

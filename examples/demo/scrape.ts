@@ -1,0 +1,124 @@
+/**
+ * Reading the agent's /metrics the way the demo needs it: parse the text exposition into
+ * samples, pick series by name and labels, take deltas of counters between two scrapes, and
+ * a quantile from histogram bucket deltas (linear interpolation inside the bucket, as
+ * Prometheus' histogram_quantile does).
+ */
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+export type Scrape = Map<string, Sample[]>;
+
+const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/y;
+
+function unescape(v: string): string {
+  return v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+}
+
+/** Parses Prometheus text exposition; lines that do not parse are skipped. */
+export function parseExposition(text: string): Scrape {
+  const out: Scrape = new Map();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const brace = line.indexOf('{');
+    const space = line.indexOf(' ');
+    let name: string;
+    const labels: Record<string, string> = {};
+    let rest: string;
+    if (brace > 0 && (space < 0 || brace < space)) {
+      name = line.slice(0, brace);
+      const close = line.lastIndexOf('}');
+      if (close < brace) continue;
+      const body = line.slice(brace + 1, close);
+      LABEL.lastIndex = 0;
+      let m: RegExpExecArray | null;
+      while (LABEL.lastIndex < body.length && (m = LABEL.exec(body)) !== null) labels[m[1]!] = unescape(m[2]!);
+      rest = line.slice(close + 1).trim();
+    } else {
+      if (space < 0) continue;
+      name = line.slice(0, space);
+      rest = line.slice(space + 1).trim();
+    }
+    const value = Number(rest.split(/\s+/)[0]);
+    if (Number.isNaN(value) && !/^NaN/.test(rest)) continue;
+    let list = out.get(name);
+    if (!list) out.set(name, (list = []));
+    list.push({ name, labels, value });
+  }
+  return out;
+}
+
+export type Match = Record<string, string | RegExp>;
+
+function matches(labels: Record<string, string>, match: Match): boolean {
+  for (const [k, want] of Object.entries(match)) {
+    const v = labels[k] ?? '';
+    if (typeof want === 'string' ? v !== want : !want.test(v)) return false;
+  }
+  return true;
+}
+
+export function select(s: Scrape, name: string, match: Match = {}): Sample[] {
+  return (s.get(name) ?? []).filter((x) => matches(x.labels, match));
+}
+
+export function sum(s: Scrape, name: string, match: Match = {}): number {
+  return select(s, name, match).reduce((a, x) => a + (Number.isFinite(x.value) ? x.value : 0), 0);
+}
+
+/** The largest value, or null when no series matches. */
+export function max(s: Scrape, name: string, match: Match = {}): number | null {
+  const v = select(s, name, match).map((x) => x.value).filter(Number.isFinite);
+  return v.length ? Math.max(...v) : null;
+}
+
+/** Increase of a counter sum between two scrapes; a reset (series gone or smaller) counts from 0. */
+export function increase(before: Scrape, after: Scrape, name: string, match: Match = {}): number {
+  const key = (x: Sample): string => JSON.stringify(Object.entries(x.labels).sort());
+  const prev = new Map(select(before, name, match).map((x) => [key(x), x.value]));
+  let total = 0;
+  for (const x of select(after, name, match)) {
+    const p = prev.get(key(x)) ?? 0;
+    total += x.value >= p ? x.value - p : x.value;
+  }
+  return total;
+}
+
+/** Bucket counts (cumulative, by upper bound) of a histogram, summed over matching series, as an increase between scrapes. */
+export function bucketIncrease(before: Scrape, after: Scrape, name: string, match: Match = {}): Array<[number, number]> {
+  const byLe = new Map<number, number>();
+  const key = (x: Sample): string => JSON.stringify(Object.entries(x.labels).sort());
+  const prev = new Map(select(before, `${name}_bucket`, match).map((x) => [key(x), x.value]));
+  for (const x of select(after, `${name}_bucket`, match)) {
+    const le = x.labels['le'] === '+Inf' ? Infinity : Number(x.labels['le']);
+    if (Number.isNaN(le)) continue;
+    const p = prev.get(key(x)) ?? 0;
+    byLe.set(le, (byLe.get(le) ?? 0) + (x.value >= p ? x.value - p : x.value));
+  }
+  return [...byLe.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/** histogram_quantile over cumulative buckets; null when there were no observations. */
+export function quantile(q: number, buckets: Array<[number, number]>): number | null {
+  if (buckets.length === 0) return null;
+  const total = buckets[buckets.length - 1]![1];
+  if (!(total > 0)) return null;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe; // as Prometheus: the highest finite bound
+      if (count === prevCount) return le;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}

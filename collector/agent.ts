@@ -116,7 +116,8 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
     setIntervalMs: settings.get('statsd.set-interval') as number,
   });
   const mapper = buildMapper(settings);
-  let enrich: ((labels: Map<string, string>) => void) | undefined;
+  // Filled in once the extra sources exist (the host collector knows which group a pid is in).
+  const late: { enrich?: ((labels: Map<string, string>) => void) | undefined } = {};
   // The probe's own names skip the user's mapping. They expire after a minute of silence, so a
   // probed process that exited leaves no flat line behind.
   const passthrough = Mapper.fromYaml('defaults:\n  ttl: 60s\nmappings: []\n', '<redline probe>');
@@ -129,7 +130,7 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
     },
     cacheSize: settings.get('statsd.cache-size') as number,
     logger,
-    enrich: (labels) => enrich?.(labels),
+    enrich: (labels) => late.enrich?.(labels),
     passthrough,
   });
   const transport = new TransportStats();
@@ -198,7 +199,7 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
 
   const extra = hooks.extraSources ? await hooks.extraSources(store, logger) : { sources: [] };
   const extras = extra.sources;
-  enrich = extra.enrich;
+  late.enrich = extra.enrich;
   for (const s of extras) {
     s.start();
     closers.push(() => s.stop());

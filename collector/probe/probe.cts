@@ -16,9 +16,9 @@
  * REDLINE_PROBE_DEBUG=1, keeps working (silently) when no agent listens, and reports once per
  * process even when loaded twice.
  */
-import fs = require('node:fs');
-import path = require('node:path');
-import perf = require('node:perf_hooks');
+import fs from 'node:fs';
+import path from 'node:path';
+import * as perf from 'node:perf_hooks';
 
 const GUARD = Symbol.for('redline.probe.loaded');
 const debug = process.env['REDLINE_PROBE_DEBUG'] === '1';

@@ -7,10 +7,8 @@ import type { Store } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 import type { GroupSpec } from './host/groups.js';
 
-// The host collector, the probes and the demo load on demand: an agent that only serves statsd
-// never loads them. The demo is resolved at run time (it lives in examples/).
-const lazy = (spec: string): string => new URL(spec, import.meta.url).href;
-
+// The host collector, the probes and the demo load on demand (dynamic imports): an agent that
+// only serves statsd never loads them.
 interface HostOptionsLike {
   intervalMs: number;
   perProcess: boolean;
@@ -20,7 +18,7 @@ interface HostOptionsLike {
 export async function main(argv: string[]): Promise<void> {
   const sub = argv[0];
   if (sub === 'demo') {
-    const { runDemo } = (await import(lazy('../examples/demo/run.js'))) as { runDemo: (argv: string[]) => Promise<number> };
+    const { runDemo } = await import('../examples/demo/run.js');
     process.exitCode = await runDemo(argv.slice(1));
     return;
   }

@@ -70,13 +70,14 @@ export class Template {
     return out;
   }
 
-  expand(m: RegExpExecArray): string {
+  /** `m[0]` is the whole match (`$0`), `m[n]` capture n; `groups` the named ones (regex only). */
+  expand(m: ArrayLike<string | undefined>, groups?: Record<string, string | undefined>): string {
     if (this.literal !== null) return this.literal;
     let out = '';
     for (const p of this.parts) {
       if (typeof p === 'string') out += p;
-      else if ('n' in p) out += m[p.n] ?? '';
-      else out += m.groups?.[p.name] ?? '';
+      else if ('n' in p) out += (p.n < m.length ? m[p.n] : undefined) ?? '';
+      else out += groups?.[p.name] ?? '';
     }
     return out;
   }

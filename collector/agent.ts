@@ -52,6 +52,11 @@ export function presetPath(name: string): string {
 class ChainMapper implements MapperLike {
   constructor(private readonly mappers: readonly Mapper[]) {}
 
+  /** Rules that load but cannot do what they say (see Mapper.warnings). */
+  get warnings(): string[] {
+    return this.mappers.flatMap((m) => [...m.warnings]);
+  }
+
   map(name: string, kind: 'counter' | 'gauge' | 'observer'): MapResultLike {
     let first: MapResultLike | null = null;
     for (const m of this.mappers) {
@@ -116,6 +121,7 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
     setIntervalMs: settings.get('statsd.set-interval') as number,
   });
   const mapper = buildMapper(settings);
+  for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
   // Filled in once the extra sources exist (the host collector knows which group a pid is in).
   const late: { enrich?: ((labels: Map<string, string>) => void) | undefined } = {};
   // The probe's own names skip the user's mapping. They expire after a minute of silence, so a
@@ -214,6 +220,7 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
       logger.error('configuration reload failed; keeping the previous configuration', { error: (err as Error).message });
       throw err;
     }
+    for (const w of current.warnings) logger.warn(`mapping: ${w}`);
     ingest.setMapper(current);
     reloads.inc(['success']);
     loadedMappings.set([], Date.now() / 1000);

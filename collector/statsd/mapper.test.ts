@@ -694,6 +694,28 @@ mappings:
     expect(Mapper.empty().map('9.9', 'counter').name).toBe('_9_9');
     expect(Mapper.empty().map('a--b---c', 'counter').name).toBe('a_b_c');
   });
+
+  it('2,000 random names against globs, partial globs and regexes', () => {
+    const m = load(`
+defaults: {glob_disable_ordering: true}
+mappings:
+- {match: "*.*", name: "g_$1_$2", labels: {all: "$0"}}
+- {match: "a_*.*.*", name: "p_$1", labels: {x: "$3"}}
+- {match: '(?i)^([a-z]+)\\.(?P<rest>.*)$', match_type: regex, name: "r_$1", labels: {rest: "\${rest}"}}
+`);
+    let seed = 99;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ['a', 'Z', '_', '.', '.', '-', '9', 'é', '💥', '\\', '"', '$', '{', '*', ' ', '\u0000', '\n'];
+    for (let k = 0; k < 2000; k++) {
+      const name = Array.from({ length: rand(30) }, () => alphabet[rand(alphabet.length)]).join('');
+      const r = m.map(name, (['counter', 'gauge', 'observer'] as const)[k % 3]!);
+      expect(r.action === 'drop' || r.name === '' || /^[A-Za-z_][A-Za-z0-9_]*$/.test(r.name), name).toBe(true);
+      for (const v of Object.values(r.labels)) expect(typeof v).toBe('string');
+    }
+  });
 });
 
 describe('the glob index agrees with a rule-by-rule scan', () => {

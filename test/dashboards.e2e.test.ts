@@ -1,6 +1,7 @@
 /**
  * End to end with a real Prometheus: the agent (with the host collector and per-process series),
- * probed Node processes (a SUT whose loop is blocked most of the time, a CPU-bound injector), a
+ * probed Node processes (a SUT whose loop is blocked most of the time, an injector that is CPU-bound
+ * and then lagging), a spinning SUT thread (until its alert fires), a
  * process holding fds near its limit with a full accept queue, and statsd load-test traffic.
  * Prometheus scrapes the agent every second with the generated rules (`for:` shortened), then
  *   - every alert must be reported firing by Prometheus, and
@@ -45,6 +46,7 @@ let sender: dgram.Socket | undefined;
 const timers: NodeJS.Timeout[] = [];
 const clients: net.Socket[] = [];
 let promLog = '';
+let spinner: ChildProcess | undefined;
 
 function script(name: string, body: string): string {
   const p = path.join(dir, name);
@@ -53,22 +55,37 @@ function script(name: string, body: string): string {
 }
 
 /**
- * A SUT whose loop is blocked 1.5 s out of every 1.6 s (~0.94 core on its main thread); it makes
- * garbage in the gaps only, so that GC runs but its helper threads do not share the spin.
+ * The probed SUT: its loop is blocked 1.5 s out of every 1.6 s by a sleep (Atomics.wait), which the
+ * probe sees as lag and utilisation at no CPU cost; it makes garbage in the gaps so that GC runs.
+ * CPU is burnt only where an alert needs it, and only until that alert fires, so that this test
+ * does not starve the CPU-sensitive tests running next to it.
  */
 const SUT = script(`${TAG}-sut.js`, `
+const cell = new Int32Array(new SharedArrayBuffer(4));
 let junk = [];
 setInterval(() => {
-  const end = Date.now() + 1500;
-  while (Date.now() < end) {}
+  Atomics.wait(cell, 0, 0, 1500);
   junk = [];
   for (let i = 0; i < 2e5; i++) junk.push({ i });
 }, 100);
 setTimeout(() => process.exit(0), 120000);
 `);
-/** An injector burning ~0.9 of a core in 900 ms slices. */
+/** Part of the SUT: one thread spinning flat out, stopped by the test once SUT CPU saturation fires. */
+const SUT_SPINNER = script(`${TAG}-sut-spin.js`, `
+const stop = Date.now() + 100000;
+while (Date.now() < stop) {}
+`);
+/**
+ * The probed injector: spins ~0.9 of a core for its first 10 s (the CPU branch of injector
+ * saturation), then blocks its loop 900 ms a second by sleeping (the lag branch) at no CPU cost.
+ */
 const INJECTOR = script(`${TAG}-inj.js`, `
-setInterval(() => { const end = Date.now() + 900; while (Date.now() < end) {} }, 100);
+const cell = new Int32Array(new SharedArrayBuffer(4));
+const spinUntil = Date.now() + 10000;
+setInterval(() => {
+  if (Date.now() < spinUntil) { const end = Date.now() + 900; while (Date.now() < end) {} }
+  else Atomics.wait(cell, 0, 0, 900);
+}, 100);
 setTimeout(() => process.exit(0), 120000);
 `);
 /** A second, idle injector process: the second step of the ramp. */
@@ -175,6 +192,7 @@ beforeAll(async () => {
 
   // The SUT and the first injector; the second injector joins a few seconds later (a ramp step).
   probed(SUT, 'sut', 'e2e-api');
+  spinner = spawnTracked(process.execPath, [SUT_SPINNER]);
   const holder = spawnTracked('/bin/sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${HOLDER}"`]);
   const holderPort = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -250,6 +268,7 @@ describe('dashboards and alerts against a real Prometheus', () => {
       for (const a of data.alerts) {
         if (a.state !== 'firing' || fired.has(a.labels['alertname']!)) continue;
         fired.set(a.labels['alertname']!, a.labels);
+        if (a.labels['alertname'] === 'RedlineSutCpuSaturated' && spinner?.pid && spinner.exitCode === null) process.kill(spinner.pid, 'SIGKILL');
         firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s${process.env['E2E_DEBUG'] ? JSON.stringify(a.labels) : ''}`);
       }
       if (fired.size < wanted.size) await new Promise((r) => setTimeout(r, 1000));
@@ -315,8 +334,9 @@ describe('dashboards and alerts against a real Prometheus', () => {
     expect(rps).toBeGreaterThan(40);
     expect(rps).toBeLessThan(120);
     const [injectorCpu] = await at('max(max_over_time(redline_process_busiest_process_cpu_ratio{role="injector", env=~"$env"}[5m]))');
-    // it spins 0.9 of the time; on a machine shared with other busy tests it gets less
-    expect(injectorCpu).toBeGreaterThan(0.5);
+    // it spins 0.9 of the time for its first 10 s (an idle process reads ~0); on a machine shared
+    // with other busy tests it gets less of a core than it asks for
+    expect(injectorCpu).toBeGreaterThan(0.2);
     expect(injectorCpu).toBeLessThan(1.1);
     expect(await at('count(ALERTS{alertstate="firing", env=~"$env", verdict="injector"}) or vector(0)')).not.toEqual([0]);
   }, 30_000);

@@ -7,6 +7,12 @@ import { baseDashboard, F, limitLine, prom, RI, ts, U } from './common.js';
 
 export const AGENT_UID = 'redline-agent';
 
+/**
+ * Generic process_*, nodejs_*, up and scrape_* series come from every exporter Prometheus scrapes;
+ * keep those of Redline agents only (the targets that serve redline_build_info).
+ */
+const agentOnly = (vector: string): string => `(${vector} and on (env, instance) redline_build_info)`;
+
 export function agentDashboard(): dashboard.DashboardBuilder {
   return (
     baseDashboard('Redline agent', AGENT_UID, 'Health and cost of each Redline agent: is the observer itself keeping up?')
@@ -80,7 +86,7 @@ export function agentDashboard(): dashboard.DashboardBuilder {
         limitLine(
           ts('Scrape time', U.seconds, 'Time to render /metrics, as Redline measures it and as Prometheus sees it (scrape_duration_seconds).')
             .withTarget(prom(`max by (instance) (redline_scrape_duration_seconds{${F}})`, '{{instance}} render', 'A'))
-            .withTarget(prom(`max by (instance) (scrape_duration_seconds{${F}})`, '{{instance}} scrape', 'B'))
+            .withTarget(prom(`max by (instance) ${agentOnly(`scrape_duration_seconds{${F}}`)}`, '{{instance}} scrape', 'B'))
             .axisSoftMin(0),
           [0.25, 'orange'],
           [1, 'red'],
@@ -90,30 +96,30 @@ export function agentDashboard(): dashboard.DashboardBuilder {
       .withPanel(
         limitLine(
           ts('Agent CPU, in cores', U.cores, 'CPU of the agent process. The agent is single-threaded: near 1 core it starts losing UDP datagrams.')
-            .withTarget(prom(`sum by (instance) (rate(process_cpu_seconds_total{${F}}[${RI}]))`, '{{instance}}'))
+            .withTarget(prom(`sum by (instance) ${agentOnly(`rate(process_cpu_seconds_total{${F}}[${RI}])`)}`, '{{instance}}'))
             .axisSoftMin(0),
           [0.8, 'red'],
         ).span(6),
       )
       .withPanel(
         ts('Agent memory', U.bytes, 'Resident memory and V8 heap used of the agent.')
-          .withTarget(prom(`max by (instance) (process_resident_memory_bytes{${F}})`, '{{instance}} resident', 'A'))
-          .withTarget(prom(`max by (instance) (nodejs_heap_size_bytes{type="used", ${F}})`, '{{instance}} heap used', 'B'))
+          .withTarget(prom(`max by (instance) ${agentOnly(`process_resident_memory_bytes{${F}}`)}`, '{{instance}} resident', 'A'))
+          .withTarget(prom(`max by (instance) ${agentOnly(`nodejs_heap_size_bytes{type="used", ${F}}`)}`, '{{instance}} heap used', 'B'))
           .axisSoftMin(0)
           .span(6),
       )
       .withPanel(
         limitLine(
           ts('Agent event-loop lag', U.seconds, 'Event-loop delay of the agent between scrapes (p99 and max): a lagging agent reads statsd late.')
-            .withTarget(prom(`max by (instance, quantile) (nodejs_eventloop_lag_seconds{quantile=~"0.99|1", ${F}})`, '{{instance}} q{{quantile}}'))
+            .withTarget(prom(`max by (instance, quantile) ${agentOnly(`nodejs_eventloop_lag_seconds{quantile=~"0.99|1", ${F}}`)}`, '{{instance}} q{{quantile}}'))
             .axisSoftMin(0),
           [0.1, 'red'],
         ).span(6),
       )
       .withPanel(
         ts('Agent up and open fds', U.short, 'Whether Prometheus reaches the agent (up) and the agent\'s open file descriptors.')
-          .withTarget(prom(`max by (instance) (up{${F}})`, '{{instance}} up', 'A'))
-          .withTarget(prom(`max by (instance) (process_open_fds{${F}})`, '{{instance}} open fds', 'B'))
+          .withTarget(prom(`max by (instance) ${agentOnly(`up{${F}}`)}`, '{{instance}} up', 'A'))
+          .withTarget(prom(`max by (instance) ${agentOnly(`process_open_fds{${F}}`)}`, '{{instance}} open fds', 'B'))
           .axisSoftMin(0)
           .span(6),
       )

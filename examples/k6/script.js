@@ -1,0 +1,42 @@
+// k6 ramp test reporting to Redline through k6's statsd output.
+//
+//   K6_STATSD_ADDR=127.0.0.1:8125 K6_STATSD_ENABLE_TAGS=true \
+//   K6_STATSD_TAG_BLOCKLIST=vu,iter,url,group K6_STATSD_PUSH_INTERVAL=1s \
+//   k6 run --out statsd -e TARGET=http://127.0.0.1:8080 script.js
+//
+// (From k6 v0.47 the statsd output lives in the xk6-output-statsd extension: build k6 with it
+// and use `--out output-statsd`; the wire format is the same.)
+// Redline: `redline --preset k6 --injector k6='^k6 run' --sut api=...`.
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+
+const TARGET = __ENV.TARGET || 'http://127.0.0.1:8080';
+
+export const options = {
+  scenarios: {
+    ramp: {
+      // Open model, as the demo: scenarios started per second, whatever the latency.
+      executor: 'ramping-arrival-rate',
+      startRate: 10,
+      timeUnit: '1s',
+      preAllocatedVUs: 50,
+      maxVUs: 500,
+      stages: [
+        { target: 20, duration: '1m' },
+        { target: 40, duration: '1m' },
+        { target: 80, duration: '1m' },
+      ],
+    },
+  },
+};
+
+export default function () {
+  const login = http.post(`${TARGET}/login`, JSON.stringify({ user: 'u', password: 'p' }), {
+    headers: { 'content-type': 'application/json' },
+    tags: { name: 'login' },
+  });
+  check(login, { login_ok: (r) => r.status === 200 });
+  http.get(`${TARGET}/work`, { tags: { name: 'work' } });
+  http.post(`${TARGET}/logout`, '{}', { tags: { name: 'logout' } });
+  sleep(0.1);
+}

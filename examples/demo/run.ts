@@ -584,7 +584,9 @@ export async function runDemo(argv: string[]): Promise<number> {
       let from: Scrape | null = null;
       let fromTime = stepStart;
       let last: Scrape = prev;
-      let lastTime = stepStart;
+      // Rates and latency are taken between aligned scrapes (see below).
+      let rateTo: Scrape | null = null;
+      let rateToTime = stepStart;
       const gauges: Record<string, number[]> = {};
       const keep = (k: string, v: number | null): void => {
         if (v !== null && Number.isFinite(v)) (gauges[k] ??= []).push(v);
@@ -595,13 +597,22 @@ export async function runDemo(argv: string[]): Promise<number> {
         const elapsed = Date.now() - stepStart;
         const left = opts.stepSeconds * 1000 - elapsed;
         if (left <= 0) break;
-        await sleep(Math.min(1000, left), abort.signal);
+        // Scrape at half past each wall-clock second: waves of users arrive on the second, so
+        // every window between two scrapes holds whole waves and their requests.
+        const toHalf = (1500 - (Date.now() % 1000)) % 1000 || 1000;
+        const wait = toHalf < 300 ? toHalf + 1000 : toHalf;
+        const aligned = wait <= left;
+        await sleep(Math.min(wait, left), abort.signal);
         const cur = await scrape(metricsUrl);
         if (!cur) continue;
         const now = Date.now();
-        if (from === null && now - stepStart >= warm) {
+        if (aligned && from === null && now - stepStart >= warm) {
           from = cur;
           fromTime = now;
+        }
+        if (aligned && from !== null) {
+          rateTo = cur;
+          rateToTime = now;
         }
         for (const r of readSignals(last, cur)) {
           const key = `${r.signal}/${r.group}`;
@@ -631,14 +642,14 @@ export async function runDemo(argv: string[]): Promise<number> {
         }
         overflows += increase(last, cur, 'redline_host_tcp_listen_overflows_total');
         last = cur;
-        lastTime = now;
       }
       const to: Scrape = last;
       const start = from ?? prev;
-      const windowSeconds = Math.max(0.001, (lastTime - fromTime) / 1000);
-      const requests = increase(start, to, 'loadtest_requests_total');
-      const errors = increase(start, to, 'loadtest_errors_total');
-      const buckets = bucketIncrease(start, to, 'loadtest_request_duration_seconds');
+      const end = rateTo !== null && rateTo !== from ? rateTo : to;
+      const windowSeconds = Math.max(0.001, ((rateTo !== null && rateTo !== from ? rateToTime : Date.now()) - fromTime) / 1000);
+      const requests = increase(start, end, 'loadtest_requests_total');
+      const errors = increase(start, end, 'loadtest_errors_total');
+      const buckets = bucketIncrease(start, end, 'loadtest_request_duration_seconds');
       const mean = (k: string): number | null => {
         const v = gauges[k];
         return v && v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;

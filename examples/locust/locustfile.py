@@ -5,7 +5,7 @@
 
 Distributed, one worker per core (each worker is one injector process for Redline):
     locust -f locustfile.py --master ...   and N times   locust -f locustfile.py --worker
-with the agent started as `redline --preset locust --injector locust='locust.*--worker'`.
+with the agent started as `redline --preset locust --injector locust='[l]ocust -f .*--worker'`.
 
 Statsd names (map them with `redline --preset locust`):
     locust.<method>.<name>.requests|failures   counters

@@ -14,7 +14,7 @@
  *   node injector.mjs --target=http://127.0.0.1:8080 --rate=20 --duration=60 --statsd=127.0.0.1:8125
  *
  * Start more processes to add load, and let the agent count them:
- *   redline --preset loadtest --injector hotshots='injector[.]mjs' --sut api='node server.js'
+ *   redline --preset loadtest --injector hotshots='injector[.]mjs' --sut api='node [s]erver[.]js'
  * Add the event-loop probe to see this injector's own lag (a lagging injector sends less load
  * than it was asked to):  node --require "$(npx redline probe-path)" injector.mjs ...
  */

@@ -156,10 +156,15 @@ describe('redline demo', () => {
     const load = (await range(panel('Load: injector processes', 'A'))).flat();
     expect(Math.min(...load)).toBe(1);
     expect(Math.max(...load)).toBe(4);
-    // Throughput: achieved grows with the load; offered reaches 4 x 60 requests/s.
+    // Throughput: offered reaches 4 x 60 requests/s.
     const achieved = (await range(panel('Throughput: offered vs achieved', 'A'))).flat().filter(Number.isFinite);
     expect(achieved.length).toBeGreaterThan(5);
-    expect(Math.max(...achieved)).toBeGreaterThan(60);
+    // Prometheus' rate over the run agrees with what the demo measured (the service's
+    // capacity depends on the machine, so no fixed figure).
+    const demoPeak = Math.max(...res.steps.map((s) => s.achieved_rps));
+    expect(Math.max(...achieved)).toBeGreaterThan(30);
+    expect(Math.max(...achieved)).toBeGreaterThan(0.6 * demoPeak);
+    expect(Math.max(...achieved)).toBeLessThan(1.6 * demoPeak);
     const offered = (await range(panel('Throughput: offered vs achieved', 'B'))).flat();
     expect(Math.max(...offered)).toBe(240);
     // Latency quantiles from the injectors' histogram, and the SUT's busiest thread.

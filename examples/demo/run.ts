@@ -476,9 +476,14 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   try {
     // 1. the agent
+    // The agent has no lifetime flag of its own: coreutils' timeout(1), where there is one,
+    // bounds it in case the demo itself is killed with SIGKILL (it forwards SIGTERM to the agent).
+    const timeoutBin = ['/usr/bin/timeout', '/bin/timeout'].find((f) => fs.existsSync(f));
+    const agentCmd = timeoutBin ? [timeoutBin, `${budgetSeconds + 30}`, process.execPath] : [process.execPath];
     const agent = spawn(
-      process.execPath,
+      agentCmd[0]!,
       [
+        ...agentCmd.slice(1),
         files.bin,
         `--statsd.listen-udp=127.0.0.1:${opts.statsdPort}`,
         '--statsd.listen-tcp=',

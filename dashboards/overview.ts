@@ -311,6 +311,27 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
             .span(8),
         ),
       )
+      // --- what a load balancer's health check sees (the agent's --probe.http)
+      .withRow(new dashboard.RowBuilder('Outside view: health checks (--probe.http)'))
+      .withPanel(
+        withLoad(
+          limitLine(
+            ts('Health-check latency p99', U.seconds, 'Latency of the agent\'s HTTP probe of each target (--probe.http NAME=URL), as a load balancer\'s health check sees it. Around 3 s of event-loop lag, checks time out and the instance is pulled from rotation.')
+              .withTarget(prom(`histogram_quantile(0.99, sum by (env, target, le) (rate(redline_probe_http_duration_seconds_bucket{${F}}[${RI}])))`, '{{target}} p99 {{env}}'))
+              .axisSoftMin(0),
+            [1, 'orange'],
+            [3, 'red'],
+          ),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          ts('Health checks by outcome', U.ops, 'Probe requests per second by outcome (2xx, 5xx, timeout, refused, error): anything but 2xx/3xx is what a load balancer counts against the instance.')
+            .withTarget(prom(`sum by (env, target, outcome) (rate(redline_probe_http_requests_total{${F}}[${RI}]))`, '{{target}} {{outcome}} {{env}}'))
+            .overrideByRegexp('.* (timeout|refused|error|5xx|4xx) .*', [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }])
+            .axisSoftMin(0),
+        ),
+      )
       // --- is the injector still producing the load?
       .withRow(new dashboard.RowBuilder('Injector health: is the load what it was asked to be?'))
       .withPanel(

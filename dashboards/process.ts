@@ -4,13 +4,17 @@
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { baseDashboard, DS, limitLine, prom, RI, rightAxis, sel, ts, U, withLoad } from './common.js';
+import { baseDashboard, DS, F, limitLine, prom, RI, rightAxis, sel, ts, U, withLoad } from './common.js';
 
 export const PROCESS_UID = 'redline-process';
 
 const G = sel('group=~"$group"');
 /** Probe series carry `group` only when the host collector matched their pid; `service` picks the rest. */
 const P = sel('group=~"$group"');
+/** The agents (hosts) on which the selected groups have processes. */
+const GROUP_HOSTS = `(count by (env, instance) (redline_process_count{${G}} > 0))`;
+const onGroupHosts = (metric: string, perCore: string): string =>
+  `max by (env, instance) (${metric}{${sel()}}) / on (env, instance) max by (env, instance) (${perCore}{${sel()}}) and on (env, instance) ${GROUP_HOSTS}`;
 
 export function processDashboard(): dashboard.DashboardBuilder {
   return (
@@ -189,6 +193,25 @@ export function processDashboard(): dashboard.DashboardBuilder {
           .span(8),
       )
       .withPanel(
+        ts('Process memory (probe)', U.bytes, 'RSS, external and array-buffer memory as each probed process reports it.')
+          .withTarget(prom(`sum by (env, service, type) (redline_nodejs_memory_bytes{${P}})`, '{{service}} {{type}} {{env}}'))
+          .axisSoftMin(0)
+          .span(8),
+      )
+      .withPanel(
+        ts('Event-loop lag mean', U.seconds, 'Mean event-loop delay over each probe interval: compare with p99 to see whether the lag is steady or in bursts.')
+          .withTarget(prom(`max by (env, service, pid) (redline_nodejs_eventloop_lag_mean_seconds{${P}})`, '{{service}} pid {{pid}} {{env}}'))
+          .axisSoftMin(0)
+          .span(8),
+      )
+      .withPanel(
+        ts('Active requests', U.short, 'Active libuv requests (file system, DNS, crypto work in the thread pool) of each probed process: a climbing count means the 4-thread pool is the queue.')
+          .withTarget(prom(`sum by (env, service, pid) (redline_nodejs_active_requests{${P}})`, '{{service}} pid {{pid}} {{env}}'))
+          .decimals(0)
+          .axisSoftMin(0)
+          .span(8),
+      )
+      .withPanel(
         ts('Active handles', U.short, 'Active libuv handles (sockets, timers, servers) of each probed process: handles growing with the load are connections held open.')
           .withTarget(prom(`sum by (env, service, pid) (redline_nodejs_active_handles{${P}})`, '{{service}} pid {{pid}} {{env}}'))
           .decimals(0)
@@ -198,6 +221,49 @@ export function processDashboard(): dashboard.DashboardBuilder {
         ts('Probe CPU by mode, in cores', U.cores, 'CPU of each probed process as it reports it (user, system).')
           .withTarget(prom(`sum by (env, service, mode) (rate(redline_nodejs_cpu_seconds_total{${P}}[${RI}]))`, '{{service}} {{mode}} {{env}}'))
           .axisSoftMin(0),
+      )
+      .withRow(new dashboard.RowBuilder('The hosts running the group'))
+      .withPanel(
+        withLoad(
+          ts('Load average per core', U.short, 'Load averages divided by the cores of each host running the group: above 1 more threads want to run than there are cores.')
+            .withTarget(prom(onGroupHosts('redline_host_load1', 'redline_host_cpus'), 'load1/core {{instance}}', 'A'))
+            .withTarget(prom(onGroupHosts('redline_host_load5', 'redline_host_cpus'), 'load5/core {{instance}}', 'B'))
+            .axisSoftMin(0)
+            .span(8),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          ts('Pressure stall (PSI)', U.percent, 'Share of time some tasks on the host were stalled waiting for CPU, memory or I/O (/proc/pressure): the most direct saturation signal the kernel has.')
+            .withTarget(prom(`sum by (env, instance, resource) (rate(redline_host_pressure_seconds_total{${sel('kind="some"')}}[${RI}])) and on (env, instance) ${GROUP_HOSTS}`, '{{resource}} {{instance}}'))
+            .axisSoftMin(0)
+            .span(8),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          ts('Host memory available', U.bytes, 'Memory available for new work on each host running the group, against its total.')
+            .withTarget(prom(`max by (env, instance, type) (redline_host_memory_bytes{${sel('type=~"available|total"')}}) and on (env, instance) ${GROUP_HOSTS}`, '{{type}} {{instance}}'))
+            .axisSoftMin(0)
+            .span(8),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          ts('TCP sockets by state', U.short, 'TCP sockets in use, orphaned and in TIME_WAIT on each host: TIME_WAIT climbing with the load means connections are not reused (ephemeral ports run out next).')
+            .withTarget(prom(`max by (env, instance, state) (redline_host_tcp_sockets{${F}}) and on (env, instance) ${GROUP_HOSTS}`, '{{state}} {{instance}}'))
+            .axisSoftMin(0),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          ts('TCP drops', U.ops, 'Per second: accept-queue overflows and drops, packets dropped because a socket backlog or receive queue was full (/proc/net/netstat).')
+            .withTarget(prom(`sum by (env, instance) (rate(redline_host_tcp_listen_overflows_total{${F}}[${RI}])) and on (env, instance) ${GROUP_HOSTS}`, 'listen overflows {{instance}}', 'A'))
+            .withTarget(prom(`sum by (env, instance) (rate(redline_host_tcp_listen_drops_total{${F}}[${RI}])) and on (env, instance) ${GROUP_HOSTS}`, 'listen drops {{instance}}', 'B'))
+            .withTarget(prom(`sum by (env, instance) (rate(redline_host_tcp_backlog_drops_total{${F}}[${RI}])) and on (env, instance) ${GROUP_HOSTS}`, 'backlog drops {{instance}}', 'C'))
+            .withTarget(prom(`sum by (env, instance) (rate(redline_host_tcp_rcvq_drops_total{${F}}[${RI}])) and on (env, instance) ${GROUP_HOSTS}`, 'receive-queue drops {{instance}}', 'D'))
+            .axisSoftMin(0),
+        ),
       )
       .withRow(new dashboard.RowBuilder('Per process (only with --host.per-process)'))
       .withPanel(

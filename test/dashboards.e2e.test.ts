@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,9 @@ const TAG = `rle2e${process.pid}`;
 const MAY_BE_EMPTY: Array<[RegExp, string]> = [
   [/Host collector errors and skipped ticks \/ A$/, 'redline_host_collector_errors_total has a series only once a /proc read failed for a reason other than a process exiting; none should here'],
   [/Host collector errors and skipped ticks \/ B$/, 'redline_host_collector_skipped_ticks_total appears only once a tick had to be skipped (the previous one still running); none should be here'],
+  ...(fs.existsSync('/proc/pressure/cpu')
+    ? []
+    : ([[/Pressure stall \(PSI\)/, 'this kernel has no /proc/pressure (PSI disabled or kernel older than 4.20)']] as Array<[RegExp, string]>)),
 ];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-dash-e2e-'));
@@ -144,9 +148,20 @@ function send(lines: string[]): void {
   sender?.send(Buffer.from(lines.join('\n')), agent!.udpPort!, '127.0.0.1');
 }
 
+let health: http.Server | undefined;
+
 beforeAll(async () => {
   startedAt = Math.floor(Date.now() / 1000);
+  // What the agent's HTTP probe checks, as a load balancer would: answers 200, every 5th call 503.
+  let calls = 0;
+  health = http.createServer((_req, res) => {
+    res.statusCode = ++calls % 5 === 0 ? 503 : 200;
+    res.end('ok');
+  });
+  await new Promise<void>((r) => health!.listen(0, '127.0.0.1', r));
+  const healthPort = (health.address() as net.AddressInfo).port;
   agent = await startAgent([
+    `--probe.http=e2eapi=http://127.0.0.1:${healthPort}/health`,
     '--host.enabled=true',
     '--host.interval=500ms',
     '--host.per-process',
@@ -239,6 +254,8 @@ afterAll(async () => {
     clearInterval(t);
   }
   for (const c of clients) c.destroy();
+  health?.closeAllConnections();
+  health?.close();
   sender?.close();
   for (const c of children) {
     try {

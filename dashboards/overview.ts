@@ -307,6 +307,7 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
           ts('Listen overflows and drops', U.ops, 'Times per second a full accept queue turned a connection away (TcpExt ListenOverflows / ListenDrops), per host. Any value above 0 means clients see timeouts or refused connections.')
             .withTarget(prom(`sum by (env, instance) (rate(redline_host_tcp_listen_overflows_total{${F}}[${RI}]))`, 'overflows {{instance}}', 'A'))
             .withTarget(prom(`sum by (env, instance) (rate(redline_host_tcp_listen_drops_total{${F}}[${RI}]))`, 'drops {{instance}}', 'B'))
+            .withTarget(prom(`sum by (env) (rate(loadtest_slow_connects_total{${F}}[${RI}]))`, 'client side: connects ≥ 0.9 s {{env}}', 'C'))
             .axisSoftMin(0)
             .span(8),
         ),
@@ -357,12 +358,21 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
         ),
       )
       .withPanel(
+        withLoad(
+          ts('Scenarios dropped by the injectors', U.ops, 'Scenarios an injector should have started but could not, per second (loadtest_scenarios_total{outcome="dropped"}): above 0 the injector is behind its schedule and the offered load is lower than asked.')
+            .withTarget(prom(`sum by (env) (rate(loadtest_scenarios_total{${sel('outcome="dropped"')}}[${RI}]))`, 'dropped {{env}}'))
+            .overrideByRegexp('^dropped .*', [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }])
+            .axisSoftMin(0)
+            .span(12),
+        ),
+      )
+      .withPanel(
         ts('Injector processes', U.processes, 'Injector processes running, by injector group (the ramp).')
           .withTarget(prom(`sum by (env, group) (redline_injector_processes{${F}})`, '{{group}} {{env}}'))
           .lineInterpolation(common.LineInterpolation.StepAfter)
           .decimals(0)
           .axisSoftMin(0)
-          .span(8),
+          .span(12),
       )
       // --- the knee
       .withRow(new dashboard.RowBuilder('Knee: results against the load, not against time'))

@@ -242,6 +242,8 @@ beforeAll(async () => {
       lines.push(`loadtest_request_duration_seconds:${5 + ((i * 7 + tick) % 200)}|ms|#scenario:login`);
     }
     lines.push('loadtest_errors_total:1|c|#scenario:login', 'this is not statsd', 'bad_value:abc|c');
+    lines.push('loadtest_scenarios_total:5|c|#scenario:login,outcome:ok', 'loadtest_scenarios_total:1|c|#scenario:login,outcome:dropped');
+    if (tick % 8 === 0) lines.push('loadtest_slow_connects_total:1|c|#scenario:login');
     if (tick > 20) for (let i = 0; i < 20; i++) lines.push(`e2e_flood_${tick}_${i}:1|c`);
     send(lines);
   }, 250);

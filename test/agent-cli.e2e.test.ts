@@ -96,6 +96,17 @@ describe('redline command line', () => {
   });
 });
 
+describe('host collector in the agent', () => {
+  it('never counts the agent itself, even when its own command line holds the pattern', async () => {
+    const token = `selfcheck-${process.pid}-${Date.now()}`;
+    const agent = await startAgent(['--host.enabled=true', '--host.interval=200ms', `--injector=self=${token}`]);
+    running.push(agent);
+    const text = await eventually(() => agent.metrics(), (t) => (parseValue(t, 'redline_host_collector_ticks_total') ?? 0) >= 2);
+    expect(parseValue(text, 'redline_injector_processes{group="self"}')).toBe(0);
+    expect(parseValue(text, 'redline_process_count{group="self",role="injector"}')).toBe(0);
+  });
+});
+
 describe('mapping reload', () => {
   it('reloads on SIGHUP and POST /-/reload, and keeps the old mapping when the new one is bad', async () => {
     const file = path.join(tmp(), 'mapping.yml');

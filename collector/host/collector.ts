@@ -192,7 +192,9 @@ export class HostCollector {
     const known = this.cls.get(pid);
     if (known !== undefined && known.start === stat.starttime) return known.group;
     let group = -1;
-    if (this.groups.length > 0) {
+    // The agent itself never joins a group, even when its own command line holds the pattern
+    // (`redline --injector locust=locust` must not count itself as a locust).
+    if (this.groups.length > 0 && pid !== process.pid) {
       const cmdline = proc.readCmdline(pid) ?? '';
       const needsExe = this.groups.some((g) => g.spec.exe);
       const id = { comm: stat.comm, cmdline, exe: needsExe ? proc.readExe(pid) : null };

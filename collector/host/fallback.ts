@@ -87,6 +87,7 @@ export class FallbackCollector {
     const parent = new Map(list.map((p) => [p.pid, p.parentPid]));
     const own = new Map<number, number>();
     for (const p of list) {
+      if (p.pid === process.pid) continue; // the agent is never a member of a group
       own.set(p.pid, groups.findIndex((g) => matches(g, { comm: p.name, exe: p.path || null, cmdline: `${p.command} ${p.params}`.trim() })));
     }
     const groupOfPid = (pid: number, depth = 0): number => {

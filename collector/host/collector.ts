@@ -161,6 +161,9 @@ export class HostCollector {
       () => this.error('tick'),
     );
     for (const g of this.groups) this.publishGroup(g, 0);
+    // Published from the start at 0, so rate() and the agent dashboard have a series to read.
+    this.m['skipped']!.inc([], 0);
+    for (const reader of ['host_stat', 'host_loadavg', 'host_meminfo', 'host_netstat', 'host_sockstat', 'ss', 'tick']) this.m['errors']!.inc([reader], 0);
     const mmc = proc.readText('sys/vm/max_map_count');
     if (mmc !== null) this.maxMapCount = Number(mmc.trim()) || this.maxMapCount;
   }

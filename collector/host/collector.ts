@@ -27,11 +27,16 @@ export interface HostOptions {
 interface ThreadState {
   runNs: number;
   waitNs: number;
+  /** Switch-ins when its status was last read: unchanged means no context switch since. */
+  slicesAtStatus: number;
   voluntary: number;
   involuntary: number;
-  /** The tick it was last read in (threads not seen on a slow tick have exited). */
+  /** The tick it was last read in (threads not seen when the list is re-read have exited). */
   seen: number;
 }
+
+/** Reused for every schedstat read (no allocation per thread). */
+const SCHED: proc.Schedstat = { runNs: 0, waitNs: 0, slices: 0 };
 
 /** Costly or slow-moving readings (status, maps, per-thread context switches) every N ticks. */
 const SLOW_EVERY = 5;
@@ -44,11 +49,13 @@ class Member {
   writeBytes = 0;
   maxFds: number | null = null;
   limitsAge = 0;
-  threads = new Map<string, ThreadState>();
-  tids: string[] | null = null;
+  threads = new Map<number, ThreadState>();
+  tids: number[] | null = null;
+  /** When the threads were last read (ms): their deltas span from then. */
+  threadsReadAt = 0;
   slowAge = 0;
   listenInodes = new Set<string>();
-  socketsAge = 0;
+  socketsScanned = false;
   // Latest gauges.
   fds = 0;
   threadCount = 0;
@@ -102,8 +109,13 @@ export class HostCollector {
   private lastTick = 0;
   private tickCount = 0;
   private maxMapCount = 65530;
-  private backlog = new Map<number, number>();
+  /** Backlog limit by listening socket inode (from `ss`). */
+  private backlog = new Map<string, number>();
   private ssRunning = false;
+  /** The tick `ss` last ran in; and whether it is not installed (then no limits, no retries). */
+  private ssTick = -1000;
+  private ssMissing = false;
+  private listenInodes = new Set<string>();
   private readonly m: Record<string, OwnMetric>;
   private readonly errors = new Map<string, number>();
 
@@ -183,7 +195,7 @@ export class HostCollector {
 
   /** Which group a pid belongs to (classifying it now if it is new). */
   groupOf(pid: number): { group: string; role: Role } | null {
-    const stat = proc.readStat(String(pid));
+    const stat = proc.readStat(pid);
     if (stat === null) return null;
     const idx = this.classify(pid, stat, 0);
     if (idx < 0) return null;
@@ -204,11 +216,17 @@ export class HostCollector {
       group = this.groups.findIndex((g) => matches(g.spec, id));
       // Children join their parent's group unless they match one themselves.
       if (group < 0 && stat.ppid > 1 && depth < 64) {
-        const parent = proc.readStat(String(stat.ppid));
+        const parent = proc.readStat(stat.ppid);
         if (parent !== null) group = this.classify(stat.ppid, parent, depth + 1);
       }
     }
     this.cls.set(pid, { start: stat.starttime, group });
+    if (group < 0) {
+      // From now on this process costs one small read a tick: its comm, through a kept
+      // descriptor that stops reading once the process is gone. Nothing else stays open.
+      proc.stillAlive(pid);
+      proc.forget(pid, 'comm');
+    }
     return group;
   }
 
@@ -247,7 +265,7 @@ export class HostCollector {
         }
         this.cls.delete(pid);
       }
-      const stat = proc.readStat(String(pid));
+      const stat = proc.readStat(pid);
       // A zombie has exited; only its parent has not collected it yet.
       if (stat === null || stat.state === 'Z') continue;
       seen.add(pid);
@@ -328,8 +346,8 @@ export class HostCollector {
       m.maxFds = proc.readMaxFds(pid);
       m.limitsAge = 0;
     }
+    const status = slow ? proc.readStatus(pid) : null;
     if (slow) {
-      const status = proc.readStatus(String(pid));
       if (status !== null) m.swap = status.swapBytes;
       const maps = proc.countMaps(pid);
       if (maps !== null) m.maps = maps;
@@ -343,32 +361,53 @@ export class HostCollector {
     }
 
     // Threads: the busiest one, run-queue wait and context switches summed over all of them.
-    // The thread list is read again when the count changes, and on slow ticks.
-    if (m.tids === null || slow || stat.threads !== m.tids.length) m.tids = proc.listTids(pid);
+    // A process that used no CPU since the last tick (less than one clock tick, 10 ms) has no
+    // busy thread and no new waits worth a read per thread: its threads are skipped, and read
+    // again, with deltas over the whole span, once it runs. Idle injectors and services between
+    // bursts cost a few reads instead of two per thread.
+    const now = Date.now();
+    const idle = !m.fresh && du + ds === 0 && !slow;
     let busiest = 0;
-    if (m.tids !== null) {
-      for (const tid of m.tids) {
-        const path = `${pid}/task/${tid}`;
-        const ss = proc.readSchedstat(path);
-        if (ss === null) continue;
-        let prev = m.threads.get(tid);
-        if (prev === undefined) m.threads.set(tid, (prev = { runNs: ss.runNs, waitNs: 0, voluntary: 0, involuntary: 0, seen: 0 }));
-        else if (elapsedS > 0) busiest = Math.max(busiest, (ss.runNs - prev.runNs) / 1e9 / elapsedS);
-        g.waitSeconds += (ss.waitNs - prev.waitNs) / 1e9;
-        prev.runNs = ss.runNs;
-        prev.waitNs = ss.waitNs;
-        prev.seen = this.tickCount;
+    if (!idle) {
+      if (m.tids === null || slow || stat.threads !== m.tids.length) m.tids = proc.listTids(pid);
+      const spanS = m.threadsReadAt > 0 ? (now - m.threadsReadAt) / 1000 : 0;
+      if (m.tids !== null) {
+        for (const tid of m.tids) {
+          if (!proc.readThreadSchedstat(pid, tid, SCHED)) continue;
+          let prev = m.threads.get(tid);
+          if (prev === undefined) {
+            // First sight: its whole history joins the group's counters, as a new process's CPU does.
+            m.threads.set(tid, (prev = { runNs: SCHED.runNs, waitNs: SCHED.waitNs, slicesAtStatus: -1, voluntary: 0, involuntary: 0, seen: 0 }));
+            g.waitSeconds += SCHED.waitNs / 1e9;
+          } else {
+            if (spanS > 0) busiest = Math.max(busiest, (SCHED.runNs - prev.runNs) / 1e9 / spanS);
+            g.waitSeconds += Math.max(0, SCHED.waitNs - prev.waitNs) / 1e9;
+          }
+          prev.runNs = SCHED.runNs;
+          prev.waitNs = SCHED.waitNs;
+          prev.seen = this.tickCount;
+          // Context switches: a thread not switched in since its status was last read has the
+          // same counts (the main thread's come with the process status read above).
+          if (slow && SCHED.slices !== prev.slicesAtStatus) {
+            const st = tid === pid ? status : proc.readStatus(pid, tid);
+            if (st !== null) {
+              g.voluntary += Math.max(0, st.voluntary - prev.voluntary);
+              g.involuntary += Math.max(0, st.involuntary - prev.involuntary);
+              prev.voluntary = st.voluntary;
+              prev.involuntary = st.involuntary;
+              prev.slicesAtStatus = SCHED.slices;
+            }
+          }
+        }
         if (slow) {
-          const st = proc.readStatus(path);
-          if (st !== null) {
-            g.voluntary += st.voluntary - prev.voluntary;
-            g.involuntary += st.involuntary - prev.involuntary;
-            prev.voluntary = st.voluntary;
-            prev.involuntary = st.involuntary;
+          for (const [tid, t] of m.threads) {
+            if (t.seen === this.tickCount) continue;
+            m.threads.delete(tid);
+            proc.forgetThread(pid, tid);
           }
         }
       }
-      if (slow) for (const [tid, t] of m.threads) if (t.seen !== this.tickCount) m.threads.delete(tid);
+      m.threadsReadAt = now;
     }
     m.busiest = Math.min(busiest, 1);
     m.fresh = false;
@@ -377,10 +416,18 @@ export class HostCollector {
   /** Accept-queue depth of the groups' listening sockets, and their limits (refreshed via `ss`). */
   private readListeners(sockets: proc.ListenSocket[]): void {
     const byInode = new Map(sockets.map((s) => [s.inode, s]));
-    const perGroup = new Map<GroupState, Map<number, number>>();
+    // Which process owns which listening socket changes only when a listener opens or closes
+    // (its inode appears in or leaves /proc/net/tcp) or a process joins: the fd links of every
+    // member are read again only then (and every 30th tick, for sockets handed over between
+    // processes), those of a new member once.
+    let changed = byInode.size !== this.listenInodes.size || this.tickCount % 30 === 0;
+    if (!changed) for (const inode of byInode.keys()) if (!this.listenInodes.has(inode)) changed = true;
+    this.listenInodes = new Set(byInode.keys());
+    // Per group and port, the distinct sockets: one shared by forked workers counts once;
+    // SO_REUSEPORT siblings and the IPv4 and IPv6 sockets of one port add up.
+    const perGroup = new Map<GroupState, Map<number, Set<string>>>();
     for (const m of this.members.values()) {
-      // Which fds are listening sockets changes rarely: look again every 5 ticks, or when new.
-      if (m.socketsAge-- <= 0) {
+      if (changed || !m.socketsScanned) {
         m.listenInodes.clear();
         for (const fd of proc.listFds(m.pid) ?? []) {
           const link = proc.readLink(`${m.pid}/fd/${fd}`);
@@ -389,56 +436,74 @@ export class HostCollector {
             if (byInode.has(inode)) m.listenInodes.add(inode);
           }
         }
-        m.socketsAge = 5;
+        m.socketsScanned = true;
       }
       for (const inode of m.listenInodes) {
         const s = byInode.get(inode);
         if (s === undefined) continue;
         let ports = perGroup.get(m.group);
         if (!ports) perGroup.set(m.group, (ports = new Map()));
-        // A socket shared by forked workers is counted once.
-        ports.set(s.port, s.queue);
+        let inodes = ports.get(s.port);
+        if (!inodes) ports.set(s.port, (inodes = new Set()));
+        inodes.add(inode);
       }
     }
     this.m['listenQueue']!.reset();
     this.m['listenLimit']!.reset();
     let any = false;
+    let missingLimit = false;
     for (const [g, ports] of perGroup) {
-      for (const [port, queue] of ports) {
+      for (const [port, inodes] of ports) {
         any = true;
+        let queue = 0;
+        let limit = 0;
+        let limitKnown = true;
+        for (const inode of inodes) {
+          queue += byInode.get(inode)!.queue;
+          const l = this.backlog.get(inode);
+          if (l === undefined) limitKnown = false;
+          else limit += l;
+        }
         this.m['listenQueue']!.set([...g.labels, String(port)], queue);
-        const limit = this.backlog.get(port);
-        if (limit !== undefined) this.m['listenLimit']!.set([...g.labels, String(port)], limit);
+        if (limitKnown) this.m['listenLimit']!.set([...g.labels, String(port)], limit);
+        else missingLimit = true;
       }
     }
-    if (any && (this.tickCount % 5 === 1 || this.backlog.size === 0)) this.refreshBacklog();
+    // Backlog limits come from `ss` (netlink: /proc/net/tcp shows 0 for a listener's tx_queue);
+    // asked again for a new socket, and every 30th tick.
+    const due = this.tickCount - this.ssTick >= (missingLimit ? 2 : 30);
+    if (any && due && !this.ssMissing) {
+      this.ssTick = this.tickCount;
+      this.refreshBacklog();
+    }
   }
 
-  /** `ss -ltnH` reports each listener's backlog (Send-Q); spawned asynchronously, never on the tick. */
+  /** `ss -ltnHe` reports each listener's backlog (Send-Q) and inode; spawned asynchronously, never on the tick. */
   private refreshBacklog(): void {
     if (this.ssRunning) return;
     this.ssRunning = true;
     let out = '';
     let child;
     try {
-      child = spawn('ss', ['-ltnH'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      child = spawn('ss', ['-ltnHe'], { stdio: ['ignore', 'pipe', 'ignore'] });
     } catch {
       this.ssRunning = false;
       return;
     }
     child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    child.on('error', () => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
       this.ssRunning = false;
+      if (err.code === 'ENOENT') this.ssMissing = true;
       this.error('ss');
     });
     child.on('close', () => {
       this.ssRunning = false;
-      const next = new Map<number, number>();
+      const next = new Map<string, number>();
       for (const line of out.split('\n')) {
         const f = line.trim().split(/\s+/);
-        if (f.length < 4) continue;
-        const port = Number(f[3]!.slice(f[3]!.lastIndexOf(':') + 1));
-        if (Number.isInteger(port)) next.set(port, Number(f[2]));
+        const ino = f.find((x) => x.startsWith('ino:'));
+        const limit = Number(f[2]);
+        if (ino !== undefined && Number.isInteger(limit)) next.set(ino.slice(4), limit);
       }
       this.backlog = next;
     });

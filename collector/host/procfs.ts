@@ -34,41 +34,66 @@ function read(path: string): string | null {
  */
 const fds = new Map<number, Map<string, number>>();
 const scratch = Buffer.allocUnsafe(256 * 1024);
+// Small files are read into a small buffer: measured, a pread of /proc/PID/stat into 4 KiB costs
+// ~30% less CPU than into 256 KiB. A file that fills it is read again into `scratch`.
+const small = Buffer.allocUnsafe(4096);
 
-/** Reads /proc/PID/<sub> into `scratch` through a kept descriptor; returns the length or -1. */
-function preadPid(pid: number, sub: string): number {
+function keptFd(pid: number, sub: string): number {
   let files = fds.get(pid);
   if (files === undefined) fds.set(pid, (files = new Map()));
   let fd = files.get(sub);
+  if (fd === undefined) {
+    fd = fs.openSync(`${root}/${pid}/${sub}`, 'r');
+    files.set(sub, fd);
+  }
+  return fd;
+}
+
+function drop(pid: number, sub: string): void {
+  const files = fds.get(pid);
+  const fd = files?.get(sub);
+  if (fd === undefined) return;
   try {
-    if (fd === undefined) {
-      fd = fs.openSync(`${root}/${pid}/${sub}`, 'r');
-      files.set(sub, fd);
-    }
-    return fs.readSync(fd, scratch, 0, scratch.length, 0);
+    fs.closeSync(fd);
   } catch {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // Already closed.
-      }
-      files.delete(sub);
-    }
+    // Already closed.
+  }
+  files!.delete(sub);
+}
+
+/** Reads /proc/PID/<sub> into `buf` through a kept descriptor; returns the length or -1. */
+function preadPid(pid: number, sub: string, buf: Buffer = scratch): number {
+  try {
+    return fs.readSync(keptFd(pid, sub), buf, 0, buf.length, 0);
+  } catch {
+    drop(pid, sub);
     return -1;
   }
 }
 
-function readPid(pid: number, sub: string): string | null {
-  const n = preadPid(pid, sub);
+/** Reads a small /proc/PID/<sub> into `small` (or, when larger, into `scratch`); returns the buffer and length. */
+function preadSmall(pid: number, sub: string): { buf: Buffer; n: number } | null {
+  const n = preadPid(pid, sub, small);
   if (n < 0) return null;
-  if (n === scratch.length) return read(`${root}/${pid}/${sub}`); // larger than the scratch: rare
-  return scratch.toString('latin1', 0, n);
+  if (n < small.length) return { buf: small, n };
+  const m = preadPid(pid, sub, scratch);
+  return m < 0 ? null : { buf: scratch, n: m };
 }
 
-/** Is the process behind this pid still the one first seen? (One pread, nothing parsed.) */
+function readPid(pid: number, sub: string): string | null {
+  const r = preadSmall(pid, sub);
+  if (r === null) return null;
+  if (r.n === scratch.length) return read(`${root}/${pid}/${sub}`); // larger than the scratch: rare
+  return r.buf.toString('latin1', 0, r.n);
+}
+
+/**
+ * Is the process behind this pid still the one first seen? One pread of /proc/PID/comm through
+ * a descriptor kept since it was first seen: once that process has exited the read fails (ESRCH),
+ * even if the pid was reused. Measured: ~1.5 µs, against ~4 µs for /proc/PID/stat.
+ */
 export function stillAlive(pid: number): boolean {
-  return preadPid(pid, 'stat') > 0;
+  return preadPid(pid, 'comm', small) > 0;
 }
 
 /**
@@ -93,12 +118,16 @@ export function countLinesOf(pid: number, sub: string): number | null {
   return c;
 }
 
-/** Open descriptors of a process: the size Linux ≥ 6.2 reports for /proc/PID/fd, else a readdir. */
+/**
+ * Open descriptors of a process: the size Linux ≥ 6.2 reports for /proc/PID/fd (an fstat of a
+ * kept directory descriptor: no path lookup), else a readdir.
+ */
 export function countFds(pid: number): number | null {
   try {
-    const size = fs.statSync(`${root}/${pid}/fd`).size;
+    const size = fs.fstatSync(keptFd(pid, 'fd')).size;
     if (size > 0) return size;
   } catch {
+    drop(pid, 'fd');
     return null;
   }
   const list = listFds(pid);
@@ -108,19 +137,22 @@ export function countFds(pid: number): number | null {
 const VOL = Buffer.from('\nvoluntary_ctxt_switches:');
 const NONVOL = Buffer.from('\nnonvoluntary_ctxt_switches:');
 const SWAP = Buffer.from('\nVmSwap:');
+const NOFILE = Buffer.from('\nMax open files');
 
-function numberAfter(key: Buffer, n: number): number {
-  const i = scratch.indexOf(key);
-  if (i < 0 || i >= n) return 0;
+/** The decimal after `key` (and blanks) in buf[0, n), or -1 when the key is absent. */
+function numberAfter(buf: Buffer, n: number, key: Buffer): number {
+  const i = buf.indexOf(key);
+  if (i < 0 || i + key.length >= n) return -1;
   let j = i + key.length;
-  while (scratch[j] === 32 || scratch[j] === 9) j++;
+  while (j < n && (buf[j] === 32 || buf[j] === 9)) j++;
   let v = 0;
-  for (;;) {
-    const c = scratch[j++]! - 48;
+  let digits = 0;
+  for (; j < n; j++, digits++) {
+    const c = buf[j]! - 48;
     if (c < 0 || c > 9) break;
     v = v * 10 + c;
   }
-  return v;
+  return digits === 0 ? -1 : v;
 }
 
 /** Closes the descriptors kept for a process (it exited, or is no longer watched in detail). */
@@ -144,14 +176,6 @@ export function trackedPids(): IterableIterator<number> {
   return fds.keys();
 }
 
-/** Reads /proc/PID/<sub> through a kept descriptor. */
-function readP(path: string): string | null {
-  const slash = path.indexOf('/');
-  const pid = Number(slash === -1 ? path : path.slice(0, slash));
-  if (!Number.isInteger(pid)) return read(`${root}/${path}`);
-  return readPid(pid, slash === -1 ? '' : path.slice(slash + 1));
-}
-
 export function readText(path: string): string | null {
   return read(`${root}/${path}`);
 }
@@ -170,9 +194,9 @@ export interface ProcStat {
   rssBytes: number;
 }
 
-/** /proc/PID/stat (or /proc/PID/task/TID/stat). The comm may hold spaces and parentheses. */
-export function readStat(path: string): ProcStat | null {
-  const s = readP(`${path}/stat`);
+/** /proc/PID/stat. The comm may hold spaces and parentheses. */
+export function readStat(pid: number): ProcStat | null {
+  const s = readPid(pid, 'stat');
   if (s === null) return null;
   const open = s.indexOf('(');
   const close = s.lastIndexOf(')');
@@ -214,13 +238,16 @@ export interface ProcStatus {
 }
 
 /** VmSwap and context switches from /proc/PID/status or /proc/PID/task/TID/status, parsed from bytes. */
-export function readStatus(path: string): ProcStatus | null {
-  const slash = path.indexOf('/');
-  const pid = Number(slash === -1 ? path : path.slice(0, slash));
-  const sub = slash === -1 ? 'status' : `${path.slice(slash + 1)}/status`;
-  const n = preadPid(pid, sub);
-  if (n <= 0) return null;
-  return { swapBytes: numberAfter(SWAP, n) * 1024, voluntary: numberAfter(VOL, n), involuntary: numberAfter(NONVOL, n) };
+export function readStatus(pid: number, tid?: number): ProcStatus | null {
+  const r = preadSmall(pid, tid === undefined ? 'status' : `task/${tid}/status`);
+  if (r === null || r.n === 0) return null;
+  // Stale bytes past n must not match: search only the part just read.
+  const buf = r.buf.subarray(0, r.n);
+  return {
+    swapBytes: Math.max(0, numberAfter(buf, r.n, SWAP)) * 1024,
+    voluntary: Math.max(0, numberAfter(buf, r.n, VOL)),
+    involuntary: Math.max(0, numberAfter(buf, r.n, NONVOL)),
+  };
 }
 
 function field(text: string, name: string): number {
@@ -237,13 +264,43 @@ function field(text: string, name: string): number {
   return v;
 }
 
-/** /proc/PID/task/TID/schedstat: nanoseconds on CPU and waiting on a run queue. */
-export function readSchedstat(path: string): { runNs: number; waitNs: number } | null {
-  const s = readP(`${path}/schedstat`);
-  if (s === null) return null;
-  const sp = s.indexOf(' ');
-  const sp2 = s.indexOf(' ', sp + 1);
-  return { runNs: Number(s.slice(0, sp)), waitNs: Number(s.slice(sp + 1, sp2)) };
+export interface Schedstat {
+  /** Nanoseconds on a CPU. */
+  runNs: number;
+  /** Nanoseconds runnable but waiting on a run queue. */
+  waitNs: number;
+  /** Times the thread was switched in (any context switch ends with one). */
+  slices: number;
+}
+
+/**
+ * /proc/PID/task/TID/schedstat ("run wait slices\n"), parsed from bytes into `out`.
+ * Returns false when the thread is gone.
+ */
+export function readThreadSchedstat(pid: number, tid: number, out: Schedstat): boolean {
+  const n = preadPid(pid, `task/${tid}/schedstat`, small);
+  if (n <= 0) return false;
+  let field = 0;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = small[i]! - 48;
+    if (c >= 0 && c <= 9) {
+      v = v * 10 + c;
+      continue;
+    }
+    if (field === 0) out.runNs = v;
+    else if (field === 1) out.waitNs = v;
+    else out.slices = v;
+    v = 0;
+    if (++field === 3) break;
+  }
+  return field >= 2;
+}
+
+/** Forgets the kept descriptors of one thread (it exited). */
+export function forgetThread(pid: number, tid: number): void {
+  drop(pid, `task/${tid}/schedstat`);
+  drop(pid, `task/${tid}/status`);
 }
 
 /** Open file descriptors (the entries of /proc/PID/fd), or null when not readable. */
@@ -265,11 +322,17 @@ export function readLink(path: string): string | null {
 
 /** The soft limit on open files from /proc/PID/limits (Infinity when unlimited). */
 export function readMaxFds(pid: number): number | null {
-  const s = read(`${root}/${pid}/limits`);
-  if (s === null) return null;
-  const m = /Max open files\s+(\d+|unlimited)/.exec(s);
-  if (!m) return null;
-  return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+  const r = preadSmall(pid, 'limits');
+  if (r === null) return null;
+  const buf = r.buf.subarray(0, r.n);
+  const i = buf.indexOf(NOFILE);
+  if (i < 0) return null;
+  // "Max open files            1024                 524288               files"
+  let j = i + NOFILE.length;
+  while (j < r.n && buf[j] === 32) j++;
+  if (buf[j] === 117 /* u */) return Number.POSITIVE_INFINITY;
+  const v = numberAfter(buf, r.n, NOFILE);
+  return v < 0 ? null : v;
 }
 
 /** Lines of /proc/PID/maps: one per memory mapping. */
@@ -279,7 +342,7 @@ export function countMaps(pid: number): number | null {
 
 /** Storage bytes read and written (/proc/PID/io); null when not permitted (other users' processes). */
 export function readIo(pid: number): { readBytes: number; writeBytes: number } | null {
-  const s = readP(`${pid}/io`);
+  const s = readPid(pid, 'io');
   if (s === null) return null;
   return { readBytes: field(s, '\nread_bytes:'), writeBytes: field(s, '\nwrite_bytes:') };
 }
@@ -299,9 +362,9 @@ export function listPids(): number[] {
   return out;
 }
 
-export function listTids(pid: number): string[] | null {
+export function listTids(pid: number): number[] | null {
   try {
-    return fs.readdirSync(`${root}/${pid}/task`);
+    return fs.readdirSync(`${root}/${pid}/task`).map(Number);
   } catch {
     return null;
   }

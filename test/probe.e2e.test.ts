@@ -166,11 +166,11 @@ describe('event-loop probe', () => {
 });
 
 describe('HTTP probe', () => {
-  it('records latency and outcomes of a server that slows down, fails, then goes away', async () => {
-    let n = 0;
+  it('records latency and outcomes of a server that slows down, hangs, fails, then goes away', async () => {
+    let mode: 'slow' | 'hang' | 'fail' = 'slow';
     const server = http.createServer((_req, res) => {
-      n++;
-      if (n <= 3) setTimeout(() => res.end('ok'), 120);
+      if (mode === 'slow') setTimeout(() => res.end('ok'), 120);
+      else if (mode === 'hang') setTimeout(() => res.end('late'), 1500).unref();
       else {
         res.statusCode = 503;
         res.end('down');
@@ -178,20 +178,47 @@ describe('HTTP probe', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as AddressInfo).port;
-    const a = await startAgent([`--probe.http=api=http://127.0.0.1:${port}/health`, '--probe.http-interval=200ms', '--probe.http-timeout=1s']);
+    const a = await startAgent([`--probe.http=api=http://127.0.0.1:${port}/health`, '--probe.http-interval=200ms', '--probe.http-timeout', '500ms']);
+    const v = (t: string, s: string): number => parseValue(t, s) ?? 0;
     try {
-      const t1 = await eventually(() => a.metrics(), (t) => (parseValue(t, 'redline_probe_http_requests_total{target="api",outcome="5xx"}') ?? 0) >= 1, 10_000, 100);
-      expect(parseValue(t1, 'redline_probe_http_requests_total{target="api",outcome="2xx"}')).toBe(3);
-      expect(parseValue(t1, 'redline_probe_http_duration_seconds_bucket{target="api",le="0.1"}')).toBeLessThan(parseValue(t1, 'redline_probe_http_duration_seconds_count{target="api"}')!);
-      expect(parseValue(t1, 'redline_probe_http_up{target="api"}')).toBe(0);
+      const t1 = await eventually(() => a.metrics(), (t) => v(t, 'redline_probe_http_requests_total{target="api",outcome="2xx"}') >= 3, 10_000, 100);
+      // 120 ms answers: above the 0.1 s bucket (and well inside 1 s, even on a busy machine).
+      expect(v(t1, 'redline_probe_http_duration_seconds_bucket{target="api",le="0.1"}')).toBe(0);
+      expect(v(t1, 'redline_probe_http_duration_seconds_bucket{target="api",le="1"}')).toBe(v(t1, 'redline_probe_http_duration_seconds_count{target="api"}'));
+      expect(v(t1, 'redline_probe_http_duration_seconds_sum{target="api"}') / v(t1, 'redline_probe_http_duration_seconds_count{target="api"}')).toBeGreaterThan(0.11);
+      expect(parseValue(t1, 'redline_probe_http_up{target="api"}')).toBe(1);
+
+      mode = 'hang';
+      const t2 = await eventually(() => a.metrics(), (t) => v(t, 'redline_probe_http_requests_total{target="api",outcome="timeout"}') >= 2, 10_000, 100);
+      expect(parseValue(t2, 'redline_probe_http_up{target="api"}')).toBe(0);
+      // A timeout counts at the timeout, in the 0.5 s bucket and not below.
+      const hung = v(t2, 'redline_probe_http_requests_total{target="api",outcome="timeout"}');
+      expect(v(t2, 'redline_probe_http_duration_seconds_bucket{target="api",le="0.5"}') - v(t2, 'redline_probe_http_duration_seconds_bucket{target="api",le="0.25"}')).toBeGreaterThanOrEqual(hung);
+
+      mode = 'fail';
+      const t3 = await eventually(() => a.metrics(), (t) => v(t, 'redline_probe_http_requests_total{target="api",outcome="5xx"}') >= 1, 10_000, 100);
+      expect(parseValue(t3, 'redline_probe_http_up{target="api"}')).toBe(0);
+
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
       });
-      const t2 = await eventually(() => a.metrics(), (t) => (parseValue(t, 'redline_probe_http_requests_total{target="api",outcome="refused"}') ?? 0) >= 1, 10_000, 100);
-      expect(parseValue(t2, 'redline_probe_http_requests_total{target="api",outcome="refused"}')).toBeGreaterThanOrEqual(1);
+      const t4 = await eventually(() => a.metrics(), (t) => v(t, 'redline_probe_http_requests_total{target="api",outcome="refused"}') >= 1, 10_000, 100);
+      expect(parseValue(t4, 'redline_probe_http_up{target="api"}')).toBe(0);
+      // Every probe is counted once under one outcome.
+      const total = ['2xx', 'timeout', '5xx', 'refused', 'error', 'reset'].reduce((n, o) => n + v(t4, `redline_probe_http_requests_total{target="api",outcome="${o}"}`), 0);
+      expect(total).toBe(v(t4, 'redline_probe_http_duration_seconds_count{target="api"}'));
     } finally {
+      server.closeAllConnections();
+      server.close();
       await a.stop();
     }
+  });
+
+  it('refuses a malformed --probe.http with a clear message', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'redline.js'), '--probe.http', 'http://127.0.0.1:1/x', '--web.listen-address=127.0.0.1:0', '--statsd.listen-udp=127.0.0.1:0', '--statsd.listen-tcp='], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.status).not.toBeNull();
+    expect(r.stderr).toContain('NAME=URL');
   });
 });

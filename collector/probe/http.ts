@@ -3,6 +3,8 @@
  * latency and outcome, which is what a load balancer's health check sees. A process that lags
  * ~3 s gets pulled out of rotation long before its own metrics say why.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { Store, OwnMetric } from '../../core/store.js';
 import { Periodic } from '../../core/periodic.js';
 
@@ -43,7 +45,7 @@ export class HttpProbe {
     private readonly opts: { intervalMs: number; timeoutMs: number },
   ) {
     this.duration = store.histogram('redline_probe_http_duration_seconds', 'Time to a complete response from each probed URL (timeouts count at the timeout), in seconds.', ['target'], PROBE_BUCKETS);
-    this.requests = store.counter('redline_probe_http_requests_total', 'Probe requests by target and outcome (2xx, 3xx, 4xx, 5xx, timeout, refused, error).', ['target', 'outcome']);
+    this.requests = store.counter('redline_probe_http_requests_total', 'Probe requests by target and outcome (2xx, 3xx, 4xx, 5xx, timeout, refused, reset, error).', ['target', 'outcome']);
     this.up = store.gauge('redline_probe_http_up', '1 when the last probe of the target answered 2xx or 3xx in time, else 0.', ['target']);
     // Each target has its own in-flight guard; the run does not wait for the requests, so a
     // slow target never delays the probes of the others.
@@ -65,6 +67,34 @@ export class HttpProbe {
     await Promise.all(this.targets.map((t) => this.probe(t)));
   }
 
+  /**
+   * One GET on a new connection, as a load balancer's health check makes it (no keep-alive, so
+   * a server that stopped accepting is seen at once, and connect time counts); resolves with the
+   * status once the whole body has arrived, within the timeout.
+   */
+  private request(url: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const u = new URL(url);
+      const mod = u.protocol === 'https:' ? https : http;
+      const req = mod.request(u, { method: 'GET', agent: false, headers: { 'user-agent': 'redline-http-probe', connection: 'close' } });
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${this.opts.timeoutMs} ms`), { code: TIMEOUT })), this.opts.timeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      req.on('error', fail);
+      req.on('response', (res) => {
+        res.on('data', () => {});
+        res.on('error', fail);
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve(res.statusCode ?? 0);
+        });
+      });
+      req.end();
+    });
+  }
+
   private async probe(t: HttpTarget): Promise<void> {
     // A target still answering the previous probe is not asked again (no pile-up).
     if (this.inFlight.has(t.name)) return;
@@ -72,9 +102,8 @@ export class HttpProbe {
     const start = performance.now();
     let outcome: string;
     try {
-      const res = await fetch(t.url, { signal: AbortSignal.timeout(this.opts.timeoutMs), redirect: 'manual' });
-      await res.arrayBuffer();
-      outcome = `${Math.floor(res.status / 100)}xx`;
+      const status = await this.request(t.url);
+      outcome = `${Math.floor(status / 100)}xx`;
     } catch (err) {
       outcome = classify(err);
     } finally {
@@ -88,11 +117,12 @@ export class HttpProbe {
   }
 }
 
+const TIMEOUT = 'REDLINE_PROBE_TIMEOUT';
+
 function classify(err: unknown): string {
-  const e = err as { name?: string; cause?: { code?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timeout';
-  const code = e.cause?.code;
+  const code = (err as { code?: string }).code;
+  if (code === TIMEOUT) return 'timeout';
   if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'reset';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
   return 'error';
 }

@@ -64,6 +64,34 @@ const GC_KINDS: Record<number, string> = {
 interface Sender {
   gauge(name: string, value: number, tags?: Record<string, string>): void;
   increment(name: string, value: number, tags?: Record<string, string>): void;
+  flush(): void;
+}
+
+/** `host:port`, `host`, `:port`, `[v6]:port` or `v6`; anything unusable falls back to the default. */
+function statsdAddress(value: string | undefined): { host: string; port: number } {
+  const def = { host: '127.0.0.1', port: 8125 };
+  const v = (value ?? '').trim();
+  if (v === '') return def;
+  let host: string;
+  let portText: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(v);
+  if (bracket) {
+    host = bracket[1]!;
+    portText = bracket[2];
+  } else if (v.indexOf(':') !== v.lastIndexOf(':')) {
+    host = v; // A bare IPv6 address.
+  } else {
+    const i = v.indexOf(':');
+    host = i === -1 ? v : v.slice(0, i);
+    portText = i === -1 ? undefined : v.slice(i + 1);
+  }
+  let port = def.port;
+  if (portText !== undefined && portText !== '') {
+    const n = Number(portText);
+    if (Number.isInteger(n) && n > 0 && n < 65536) port = n;
+    else log(`REDLINE_STATSD=${JSON.stringify(value)}: bad port, using ${def.port}`);
+  }
+  return { host: host || def.host, port };
 }
 
 function start(): void {
@@ -71,10 +99,10 @@ function start(): void {
   if (g[GUARD]) return;
   g[GUARD] = true;
 
-  const [host, portText] = (process.env['REDLINE_STATSD'] ?? '127.0.0.1:8125').split(':');
-  const port = Number(portText ?? 8125) || 8125;
-  const intervalMs = Math.max(100, Number(process.env['REDLINE_PROBE_INTERVAL_MS'] ?? 1000) || 1000);
-  const role = process.env['REDLINE_ROLE'] === 'injector' ? 'injector' : (process.env['REDLINE_ROLE'] ?? 'sut');
+  const { host, port } = statsdAddress(process.env['REDLINE_STATSD']);
+  // 100 ms to 1 h: a timer beyond 2^31 ms would fire every millisecond, with a warning.
+  const intervalMs = Math.min(3_600_000, Math.max(100, Number(process.env['REDLINE_PROBE_INTERVAL_MS'] ?? 1000) || 1000));
+  const role = process.env['REDLINE_ROLE'] || 'sut';
   const service = serviceName();
 
   // hot-shots is loaded lazily so that a broken install costs the probe, not the program.
@@ -85,6 +113,9 @@ function start(): void {
     port,
     protocol: 'udp',
     cacheDns: true,
+    // One datagram per report (flushed right after it) rather than one per metric.
+    maxBufferSize: 1400,
+    bufferFlushInterval: Math.max(intervalMs, 1000) * 5,
     datadog: false,
     includeDataDogTags: false,
     telemetryEnabled: false,
@@ -114,8 +145,12 @@ function start(): void {
   }
 
   const lag = (ns: number): number => Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000);
+  let lastReport = perf.performance.now();
   const report = (): void => {
     try {
+      const now = perf.performance.now();
+      const elapsedMs = now - lastReport;
+      lastReport = now;
       if (delay.count > 0) {
         for (const [q, v] of [
           ['0', delay.min],
@@ -128,8 +163,9 @@ function start(): void {
         }
         client.gauge('redline_nodejs_eventloop_lag_mean_seconds', lag(delay.mean));
       } else {
-        // The loop was blocked for the whole interval: no timer fired to record it.
-        const blocked = intervalMs / 1000;
+        // The loop was blocked for the whole interval: no sample was taken, and the time since
+        // the last report is the stall.
+        const blocked = Math.max(elapsedMs, intervalMs) / 1000;
         for (const q of ['0', '0.5', '0.9', '0.99', '1']) client.gauge('redline_nodejs_eventloop_lag_seconds', blocked, { quantile: q });
         client.gauge('redline_nodejs_eventloop_lag_mean_seconds', blocked);
       }
@@ -154,6 +190,7 @@ function start(): void {
       client.increment('redline_nodejs_cpu_seconds_total', (cpu.user - lastCpu.user) / 1e6, { mode: 'user' });
       client.increment('redline_nodejs_cpu_seconds_total', (cpu.system - lastCpu.system) / 1e6, { mode: 'system' });
       lastCpu = cpu;
+      client.flush();
     } catch (err) {
       log(`report failed: ${(err as Error).message}`);
     }

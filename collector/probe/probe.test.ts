@@ -1,0 +1,214 @@
+/**
+ * The probe's statsd wire output, read with a plain UDP socket: real Node programs loaded with
+ * the built probe (`npm run build` first), the way a user loads it (NODE_OPTIONS, --import,
+ * the package name).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-probe-wire-'));
+const children: ChildProcess[] = [];
+const sockets: dgram.Socket[] = [];
+
+interface Line {
+  name: string;
+  value: number;
+  type: string;
+  tags: Record<string, string>;
+}
+
+function parse(line: string): Line | null {
+  const m = /^([^:]+):([^|]+)\|([a-z]+)(?:\|#(.*))?$/.exec(line);
+  if (!m) return null;
+  const tags: Record<string, string> = {};
+  for (const t of (m[4] ?? '').split(',').filter(Boolean)) {
+    const i = t.indexOf(':');
+    tags[t.slice(0, i)] = t.slice(i + 1);
+  }
+  return { name: m[1]!, value: Number(m[2]), type: m[3]!, tags };
+}
+
+/** A UDP receiver on 127.0.0.1 (or ::1) collecting datagrams. */
+async function receiver(type: 'udp4' | 'udp6' = 'udp4'): Promise<{ port: number; packets: string[] }> {
+  const sock = dgram.createSocket(type);
+  sockets.push(sock);
+  const packets: string[] = [];
+  sock.on('message', (m) => packets.push(m.toString()));
+  await new Promise<void>((r) => sock.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', () => r()));
+  return { port: sock.address().port, packets };
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv, cwd = dir): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return child;
+}
+
+const lines = (packets: string[]): Line[] => packets.flatMap((p) => p.split('\n')).map(parse).filter((l): l is Line => l !== null);
+
+beforeAll(() => {
+  expect(fs.existsSync(PROBE), `${PROBE} missing: run npm run build`).toBe(true);
+  fs.writeFileSync(path.join(dir, 'wait.js'), 'setTimeout(() => {}, 6000);\n');
+});
+afterAll(() => {
+  for (const c of children) {
+    try {
+      process.kill(c.pid!, 'SIGKILL');
+    } catch {
+      // Already exited.
+    }
+  }
+  for (const s of sockets) s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('probe wire format', () => {
+  it('sends every metric each interval in datagrams that fit an MTU, tagged service, role and pid', async () => {
+    const rx = await receiver();
+    const child = run([path.join(dir, 'wait.js')], {
+      NODE_OPTIONS: `--require ${PROBE}`,
+      REDLINE_STATSD: `127.0.0.1:${rx.port}`,
+      REDLINE_PROBE_INTERVAL_MS: '200',
+      REDLINE_ROLE: 'injector',
+      REDLINE_SERVICE: '',
+    });
+    const reports = (): number => lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_utilization').length;
+    await until(() => reports() >= 3, 10_000);
+    child.kill('SIGKILL');
+    expect(reports()).toBeGreaterThanOrEqual(3);
+    // Batched: a report is a couple of datagrams, not one per metric, none above 1400 bytes.
+    for (const p of rx.packets) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(1400);
+    expect(rx.packets.length).toBeLessThanOrEqual(reports() * 2 + 1);
+    // The first report: everything up to the second utilisation reading.
+    const all = lines(rx.packets);
+    const cut = all.findIndex((l, i) => i > 0 && l.name === 'redline_nodejs_eventloop_lag_seconds' && l.tags['quantile'] === '0');
+    const ls = all.slice(0, cut);
+    const names = new Set(ls.map((l) => l.name));
+    for (const n of [
+      'redline_nodejs_eventloop_lag_seconds',
+      'redline_nodejs_eventloop_lag_mean_seconds',
+      'redline_nodejs_eventloop_utilization',
+      'redline_nodejs_heap_bytes',
+      'redline_nodejs_memory_bytes',
+      'redline_nodejs_active_handles',
+      'redline_nodejs_active_requests',
+      'redline_nodejs_cpu_seconds_total',
+    ]) {
+      expect(names, n).toContain(n);
+    }
+    for (const l of ls) {
+      // An empty REDLINE_SERVICE falls back to the entry script's name.
+      expect(l.tags).toMatchObject({ service: 'wait', role: 'injector', pid: String(child.pid) });
+      expect(Number.isFinite(l.value)).toBe(true);
+      expect(l.value).toBeGreaterThanOrEqual(0);
+      expect(l.name.endsWith('_total') ? 'c' : 'g').toBe(l.type);
+    }
+    const quantiles = ls.filter((l) => l.name === 'redline_nodejs_eventloop_lag_seconds').map((l) => l.tags['quantile']);
+    expect(quantiles).toEqual(['0', '0.5', '0.9', '0.99', '1']);
+    const q = (k: string): number => ls.find((l) => l.name === 'redline_nodejs_eventloop_lag_seconds' && l.tags['quantile'] === k)!.value;
+    expect(q('0')).toBeLessThanOrEqual(q('0.5'));
+    expect(q('0.5')).toBeLessThanOrEqual(q('0.99'));
+    expect(q('0.99')).toBeLessThanOrEqual(q('1'));
+    const heap = (t: string): number => ls.find((l) => l.name === 'redline_nodejs_heap_bytes' && l.tags['type'] === t)!.value;
+    expect(heap('used')).toBeGreaterThan(1e6);
+    expect(heap('used')).toBeLessThanOrEqual(heap('total'));
+    const rss = ls.find((l) => l.name === 'redline_nodejs_memory_bytes' && l.tags['type'] === 'rss')!.value;
+    expect(rss).toBeGreaterThan(heap('total'));
+    const elu = ls.find((l) => l.name === 'redline_nodejs_eventloop_utilization')!.value;
+    expect(elu).toBeGreaterThanOrEqual(0);
+    expect(elu).toBeLessThanOrEqual(1);
+  });
+
+  it('reports a loop blocked longer than the interval as the stall, not as a missing reading', async () => {
+    const rx = await receiver();
+    fs.writeFileSync(path.join(dir, 'stall.js'), 'setTimeout(() => { const end = Date.now() + 1500; while (Date.now() < end) {} }, 300);\nsetTimeout(() => {}, 4000);\n');
+    const child = run([path.join(dir, 'stall.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });
+    const maxLag = (): number => Math.max(0, ...lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_lag_seconds' && l.tags['quantile'] === '1').map((l) => l.value));
+    await until(() => maxLag() > 1, 10_000);
+    child.kill('SIGKILL');
+    expect(maxLag()).toBeGreaterThan(1.2);
+    expect(maxLag()).toBeLessThan(3);
+    // The report right after the stall shows a busy loop.
+    expect(Math.max(...lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_utilization').map((l) => l.value))).toBeGreaterThan(0.5);
+  });
+
+  it('accepts REDLINE_STATSD as host name, IPv6 in brackets, and ignores a bad port', async () => {
+    const v4 = await receiver();
+    const c1 = run([path.join(dir, 'wait.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `localhost:${v4.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });
+    const v6 = await receiver('udp6');
+    const c2 = run([path.join(dir, 'wait.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `[::1]:${v6.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });
+    await until(() => v4.packets.length > 0 && v6.packets.length > 0, 10_000);
+    c1.kill('SIGKILL');
+    c2.kill('SIGKILL');
+    expect(v4.packets.length).toBeGreaterThan(0);
+    expect(v6.packets.length).toBeGreaterThan(0);
+    // A port that is not a port: the program still runs, prints and exits 0.
+    const r = spawnSync(process.execPath, ['-e', 'console.log("ok")'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: 'nowhere:99999999', REDLINE_PROBE_INTERVAL_MS: 'soon' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('ok\n');
+    expect(r.stderr).toBe('');
+  });
+
+  it('loads by package name with --require and --import (CommonJS and ESM entry points)', async () => {
+    // A project with redline in its node_modules, as after `npm install redline`.
+    const app = path.join(dir, 'app');
+    fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+    fs.symlinkSync(ROOT, path.join(app, 'node_modules', 'redline'), 'dir');
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'shop-api', type: 'module' }));
+    fs.writeFileSync(path.join(app, 'main.js'), "import { setTimeout as wait } from 'node:timers/promises';\nawait wait(5000);\n");
+    const rx = await receiver();
+    const env = { REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '200' };
+    const a = run(['--import', 'redline/probe', 'main.js'], env, app);
+    const b = run(['main.js'], { ...env, NODE_OPTIONS: '--require redline/probe' }, app);
+    const pidsSeen = (): Set<string> => new Set(lines(rx.packets).map((l) => `${l.tags['service']}/${l.tags['pid']}`));
+    await until(() => pidsSeen().size >= 2, 10_000);
+    a.kill('SIGKILL');
+    b.kill('SIGKILL');
+    // The service defaults to the package's name.
+    expect([...pidsSeen()].sort()).toEqual([`shop-api/${a.pid}`, `shop-api/${b.pid}`].sort());
+  });
+
+  it('an unref\'d probe never keeps a program alive, and never prints without REDLINE_PROBE_DEBUG', async () => {
+    const rx = await receiver();
+    const r = spawnSync(process.execPath, ['-e', 'setTimeout(() => process.stdout.write("bye"), 300)'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '100' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.signal).toBeNull();
+    expect(r.stdout).toBe('bye');
+    expect(r.stderr).toBe('');
+    // Exit code and an uncaught exception pass through unchanged.
+    const e = spawnSync(process.execPath, ['-e', 'setTimeout(() => { throw new Error("boom") }, 150)'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '100' },
+    });
+    expect(e.status).toBe(1);
+    expect(e.stderr).toContain('Error: boom');
+    expect(e.stderr).not.toContain('redline');
+    const x = spawnSync(process.execPath, ['-e', 'process.exitCode = 7'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: '127.0.0.1:9' },
+    });
+    expect(x.status).toBe(7);
+  });
+});

@@ -46,6 +46,31 @@ async function target(tag: string, args: string[] = []): Promise<{ child: ChildP
   return { child, pid, port };
 }
 
+/** A Node process holding `files` open files, `sockets` bound UDP sockets and `workers` worker threads. */
+async function nodeTarget(tag: string, files: number, sockets: number, workers: number): Promise<{ child: ChildProcess; pid: number }> {
+  const script = [
+    "const fs = require('fs'), dgram = require('dgram'), { Worker } = require('worker_threads');",
+    `const keep = []; for (let i = 0; i < ${files}; i++) keep.push(fs.openSync('/dev/null', 'r'));`,
+    `let bound = 0; const ready = () => { if (bound === ${sockets}) Promise.all(ws.map((w) => new Promise((r) => w.once('online', r)))).then(() => console.log('ready')); };`,
+    `const ws = []; for (let i = 0; i < ${workers}; i++) ws.push(new Worker('setInterval(() => {}, 1000)', { eval: true }));`,
+    `for (let i = 0; i < ${sockets}; i++) { const s = dgram.createSocket('udp4'); keep.push(s); s.bind(0, '127.0.0.1', () => { bound++; ready(); }); }`,
+    'ready(); setTimeout(() => process.exit(0), 120000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['-e', script, '--', '--tag', tag], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`node target ${tag} exited with ${c}`)));
+  });
+  // Let workers finish starting their own threads' housekeeping.
+  await sleep(200);
+  return { child, pid: child.pid! };
+}
+
 function kill(c: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve();
@@ -99,6 +124,28 @@ describe('process groups from /proc', () => {
     expect(value(`redline_process_fd_ratio{${g('files')}}`)).toBeCloseTo(value(`redline_process_open_fds{${g('files')}}`)! / limit, 6);
     expect(value(`redline_process_memory_bytes{${g('files')},type="resident"}`)).toBeGreaterThan(1e6);
     expect(value(`redline_process_memory_maps_ratio{${g('files')}}`)).toBeGreaterThan(0);
+    await collector.stop();
+  });
+
+  it('counts a Node process\'s files, sockets and worker threads exactly', async () => {
+    const tag = `node${process.pid}`;
+    const base = await nodeTarget(`${tag}-base`, 0, 0, 0);
+    await nodeTarget(`${tag}-io`, 12, 5, 0);
+    await nodeTarget(`${tag}-workers`, 0, 0, 3);
+    const { collector, value } = setup([
+      [`base=--tag ${tag}-base$`, 'sut'],
+      [`io=--tag ${tag}-io$`, 'sut'],
+      [`workers=--tag ${tag}-workers$`, 'injector'],
+    ]);
+    await collector.tick();
+    expect(collector.groupOf(base.pid)).toEqual({ group: 'base', role: 'sut' });
+    const fds = (grp: string, role = 'sut') => value(`redline_process_open_fds{${g(grp, role)}}`)!;
+    const threads = (grp: string, role = 'sut') => value(`redline_process_threads{${g(grp, role)}}`)!;
+    // 12 files and 5 bound UDP sockets: one descriptor each.
+    expect(fds('io') - fds('base')).toBe(17);
+    // One OS thread per worker_threads Worker.
+    expect(threads('workers', 'injector') - threads('base')).toBe(3);
+    expect(value('redline_injector_processes{group="workers"}')).toBe(1);
     await collector.stop();
   });
 

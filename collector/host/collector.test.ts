@@ -204,6 +204,39 @@ describe('process groups from /proc', () => {
     await collector.stop();
   });
 
+  it('finds a listener its process opens after it was first seen', async () => {
+    const tag = `late${process.pid}`;
+    const t = await target(tag, ['--late-listen', '2']);
+    const { collector, value } = setup([[`api=--tag ${tag}`, 'sut']]);
+    await collector.tick();
+    const latePort = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('no late listener')), 5000);
+      t.child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /"late_port": (\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    for (let i = 0; i < 2; i++) {
+      const s = net.connect(latePort, '127.0.0.1');
+      s.on('error', () => {});
+      sockets.push(s);
+    }
+    await sleep(300);
+    await collector.tick();
+    expect(value(`redline_listen_queue_length{${g('api')},port="${latePort}"}`)).toBe(2);
+    for (let i = 0; i < 30 && value(`redline_listen_queue_limit{${g('api')},port="${latePort}"}`) === undefined; i++) {
+      await sleep(100);
+      await collector.tick();
+    }
+    expect(value(`redline_listen_queue_limit{${g('api')},port="${latePort}"}`)).toBe(2);
+    await collector.stop();
+  });
+
   it('follows injector processes spawned and stopped step by step', async () => {
     const tag = `inj${process.pid}`;
     const { collector, value } = setup([[`locust=--tag ${tag}`, 'injector']]);

@@ -10,7 +10,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeSection, machineLine, sleep, ROOT } from './results.js';
+import { writeSection, machineLine, sleep, cpuNs, ROOT } from './results.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -59,31 +59,67 @@ async function startServer(v: Variant): Promise<{ child: ChildProcess; port: num
   return { child, port, metricsPort: m ? Number(m[1]) : null };
 }
 
-/** Keep-alive load generator in its own process on CPU 1: requests completed in the window. */
+/**
+ * Load generator in its own process on CPU 1: 64 keep-alive connections over raw sockets, one
+ * request in flight on each. Responses have a fixed length (measured on the first one), so the
+ * client only counts bytes: it stays far cheaper than the server, which is the bottleneck.
+ * Returns requests completed per second in the window.
+ */
 async function load(port: number): Promise<number> {
   const script = `
-const http = require('node:http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: ${CONCURRENCY} });
-let done = 0; const end = Date.now() + ${SECONDS * 1000};
-function one() {
-  if (Date.now() >= end) return;
-  http.get({ host: '127.0.0.1', port: ${port}, path: '/', agent }, (res) => { res.resume(); res.on('end', () => { done++; one(); }); }).on('error', () => setTimeout(one, 10));
+const net = require('node:net');
+const REQ = Buffer.from('GET / HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n');
+const end = Date.now() + ${SECONDS * 1000};
+let done = 0, len = 0;
+function conn() {
+  const c = net.connect(${port}, '127.0.0.1');
+  c.setNoDelay(true);
+  let acc = 0;
+  c.on('connect', () => c.write(REQ));
+  c.on('data', (d) => {
+    acc += d.length;
+    const n = Math.floor(acc / len);
+    if (n === 0) return;
+    acc -= n * len;
+    done += n;
+    if (Date.now() < end) c.write(REQ); else c.destroy();
+  });
+  c.on('error', () => {});
 }
-for (let i = 0; i < ${CONCURRENCY}; i++) one();
-setTimeout(() => { console.log(done); process.exit(0); }, ${SECONDS * 1000 + 200});
+// The response length, from one exchange.
+const probe = net.connect(${port}, '127.0.0.1', () => probe.write(REQ));
+let first = Buffer.alloc(0);
+probe.on('data', (d) => {
+  first = Buffer.concat([first, d]);
+  const h = first.indexOf('\\r\\n\\r\\n');
+  if (h === -1) return;
+  const cl = Number(/content-length: *(\\d+)/i.exec(first.subarray(0, h).toString())[1]);
+  if (first.length < h + 4 + cl) return;
+  len = h + 4 + cl;
+  probe.destroy();
+  for (let i = 0; i < ${CONCURRENCY}; i++) conn();
+});
+setTimeout(() => { console.log(done); process.exit(0); }, ${SECONDS * 1000 + 100});
 `;
   const [cmd, argv] = pin(1, [process.execPath, '-e', script]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once('exit', r));
-  return Number(out.trim()) / SECONDS;
+  return Number(out.trim());
+}
+
+interface Sample {
+  rps: number;
+  /** Server CPU (all threads) per completed request, in microseconds. */
+  cpuUs: number;
 }
 
 async function main(): Promise<void> {
   const variants: Variant[] = ['bare', 'redline probe', 'prom-client default metrics'];
-  const results = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+  const results = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
   for (let r = 0; r < ROUNDS; r++) {
+    // Alternating order, so that a neighbour's burst or thermal drift does not favour one variant.
     for (const v of r % 2 === 0 ? variants : [...variants].reverse()) {
       const s = await startServer(v);
       let scraper: NodeJS.Timeout | null = null;
@@ -93,28 +129,35 @@ async function main(): Promise<void> {
           http.get({ host: '127.0.0.1', port: s.metricsPort!, path: '/metrics' }, (res) => res.resume()).on('error', () => {});
         }, 1000);
       }
-      const rps = await load(s.port);
+      const cpu0 = cpuNs(s.child.pid!);
+      const requests = await load(s.port);
+      const cpu1 = cpuNs(s.child.pid!);
       if (scraper) clearInterval(scraper);
       s.child.kill('SIGKILL');
-      results.get(v)!.push(rps);
-      console.log(`round ${r + 1} ${v.padEnd(28)} ${rps.toFixed(0)} req/s`);
+      const sample = { rps: requests / SECONDS, cpuUs: requests > 0 ? (cpu1 - cpu0) / 1000 / requests : NaN };
+      results.get(v)!.push(sample);
+      console.log(`round ${r + 1} ${v.padEnd(28)} ${sample.rps.toFixed(0)} req/s  ${sample.cpuUs.toFixed(2)} µs CPU/request`);
       await sleep(300);
     }
   }
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-  const bare = median(results.get('bare')!);
+  const med = (v: Variant, k: keyof Sample): number => median(results.get(v)!.map((x) => x[k]));
+  const pct = (x: number): string => `${(x * 100).toFixed(2)}%`.replace(/^(?!-)/, '+');
   const rows = [
-    `Command: \`npm run build && node dist/bench/probe-overhead.js --seconds ${SECONDS} --rounds ${ROUNDS}\` (server on CPU 0, load generator with ${CONCURRENCY} keep-alive connections on CPU 1; variants alternate, median of the rounds).`,
+    `Command: \`npm run build && node dist/bench/probe-overhead.js --seconds ${SECONDS} --rounds ${ROUNDS}\` (server on CPU 0, raw-socket keep-alive load generator with ${CONCURRENCY} connections on CPU 1; variants alternate, median of the rounds; prom-client's /metrics scraped every second).`,
     `Machine: ${machineLine()}. Run: ${new Date().toISOString()}.`,
     '',
-    '| server | req/s (median) | cost vs bare | rounds |',
-    '|---|---|---|---|',
+    '| server | req/s (median) | throughput cost vs bare | server CPU µs/request (median) | CPU cost vs bare | req/s by round |',
+    '|---|---|---|---|---|---|',
     ...variants.map((v) => {
-      const m = median(results.get(v)!);
-      return `| ${v} | ${m.toFixed(0)} | ${v === 'bare' ? '' : `${(((bare - m) / bare) * 100).toFixed(2)}%`} | ${results.get(v)!.map((x) => x.toFixed(0)).join(', ')} |`;
+      const rps = med(v, 'rps');
+      const cpu = med(v, 'cpuUs');
+      const bareRps = med('bare', 'rps');
+      const bareCpu = med('bare', 'cpuUs');
+      return `| ${v} | ${rps.toFixed(0)} | ${v === 'bare' ? '' : pct((bareRps - rps) / bareRps)} | ${cpu.toFixed(2)} | ${v === 'bare' ? '' : pct((cpu - bareCpu) / bareCpu)} | ${results.get(v)!.map((x) => x.rps.toFixed(0)).join(', ')} |`;
     }),
     '',
-    '- Target: the probe costs < 1% of throughput and less than prom-client\'s default metrics. Differences under ~1% are within the round-to-round noise shown.',
+    '- Target: the probe costs < 1% of throughput and less than prom-client\'s default metrics. A negative cost means the variant measured faster than bare: the difference is within the round-to-round noise shown.',
   ];
   console.log(rows.join('\n'));
   writeSection('Event-loop probe overhead', rows.join('\n'));

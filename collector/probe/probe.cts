@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as perf from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 const GUARD = Symbol.for('redline.probe.loaded');
 const debug = process.env['REDLINE_PROBE_DEBUG'] === '1';
@@ -98,6 +99,10 @@ function start(): void {
   const g = globalThis as Record<symbol, unknown>;
   if (g[GUARD]) return;
   g[GUARD] = true;
+  // Preloads run again in every worker thread, with the same pid: a second reporter there would
+  // overwrite the main loop's gauges and count the process's CPU twice. The main loop is the one
+  // that serves requests; workers are not reported.
+  if (!isMainThread) return;
 
   const { host, port } = statsdAddress(process.env['REDLINE_STATSD']);
   // 100 ms to 1 h: a timer beyond 2^31 ms would fire every millisecond, with a warning.

@@ -165,6 +165,23 @@ describe('probe wire format', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('reports from the main thread only, not again from each worker thread (same pid)', async () => {
+    const rx = await receiver();
+    fs.writeFileSync(
+      path.join(dir, 'workers.js'),
+      "const { Worker } = require('node:worker_threads');\nfor (let i = 0; i < 2; i++) new Worker('setTimeout(() => {}, 3000)', { eval: true });\n",
+    );
+    const child = run([path.join(dir, 'workers.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '200', REDLINE_PROBE_DEBUG: '1' });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const reports = (): number => lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_utilization').length;
+    await until(() => reports() >= 4, 10_000);
+    child.kill('SIGKILL');
+    // Workers share the process's stderr: each started reporter would have said so.
+    expect(err.match(/reporting to/g)).toHaveLength(1);
+    expect(reports()).toBeGreaterThanOrEqual(4);
+  });
+
   it('loads by package name with --require and --import (CommonJS and ESM entry points)', async () => {
     // A project with redline in its node_modules, as after `npm install redline`.
     const app = path.join(dir, 'app');

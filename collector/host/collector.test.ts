@@ -180,6 +180,25 @@ describe('process groups from /proc', () => {
     await collector.stop();
   });
 
+  it('sees a thread that starts burning after it was idle (idle threads are read less often)', async () => {
+    const tag = `wake${process.pid}`;
+    await target(tag, ['--threads', '4', '--burn-thread-after', '1.2']);
+    const { collector, value } = setup([[`api=--tag ${tag}`, 'sut']]);
+    // Three readings while only the main thread runs a little: from then on the idle ones are skipped.
+    for (let i = 0; i < 3; i++) {
+      await collector.tick();
+      await sleep(300);
+    }
+    expect(value(`redline_process_busiest_thread_cpu_ratio{${g('api')}}`)).toBeLessThan(0.5);
+    await sleep(1200);
+    await collector.tick();
+    const busiest = value(`redline_process_busiest_thread_cpu_ratio{${g('api')}}`)!;
+    const cores = value(`redline_process_cpu_cores{${g('api')}}`)!;
+    expect(cores).toBeGreaterThan(0.1);
+    expect(busiest).toBeGreaterThan(0.7 * cores);
+    await collector.stop();
+  });
+
   it('reads the accept queue of a listener that never accepts, and its limit', async () => {
     const tag = `listen${process.pid}`;
     const t = await target(`${tag}`, ['--listen', '3']);

@@ -33,6 +33,12 @@ interface ThreadState {
   involuntary: number;
   /** The tick it was last read in (threads not seen when the list is re-read have exited). */
   seen: number;
+  /** When it was last read (ms), and the span (s) and CPU (ns) of its last reading. */
+  readAt: number;
+  span: number;
+  lastNs: number;
+  /** Consecutive readings with under 1 ms of CPU: from 2 on, it is skipped while the process's CPU is accounted for. */
+  idleReads: number;
 }
 
 /** Reused for every schedstat read (no allocation per thread). */
@@ -54,8 +60,6 @@ class Member {
   mapsAge = 0;
   threads = new Map<number, ThreadState>();
   tids: number[] | null = null;
-  /** When the threads were last read (ms): their deltas span from then. */
-  threadsReadAt = 0;
   slowAge = 0;
   listenInodes = new Set<string>();
   socketsScanned = false;
@@ -377,35 +381,30 @@ export class HostCollector {
     let busiest = 0;
     if (!idle) {
       if (m.tids === null || slow || stat.threads !== m.tids.length) m.tids = proc.listTids(pid);
-      const spanS = m.threadsReadAt > 0 ? (now - m.threadsReadAt) / 1000 : 0;
       if (m.tids !== null) {
+        // Threads idle on their last two readings are "cold" and skipped, unless the process's
+        // CPU since the last tick is more than the threads read account for (then a cold one
+        // woke up: all are read). The busiest thread stays exact to a clock tick; a skipped
+        // thread's run-queue wait is counted when it is next read (every slow tick at least).
+        let skipped = false;
+        let readNs = 0;
         for (const tid of m.tids) {
-          if (!proc.readThreadSchedstat(pid, tid, SCHED)) continue;
-          let prev = m.threads.get(tid);
-          if (prev === undefined) {
-            // First sight: its whole history joins the group's counters, as a new process's CPU does.
-            m.threads.set(tid, (prev = { runNs: SCHED.runNs, waitNs: SCHED.waitNs, slicesAtStatus: -1, voluntary: 0, involuntary: 0, seen: 0 }));
-            g.waitSeconds += SCHED.waitNs / 1e9;
-          } else {
-            if (spanS > 0) busiest = Math.max(busiest, (SCHED.runNs - prev.runNs) / 1e9 / spanS);
-            g.waitSeconds += Math.max(0, SCHED.waitNs - prev.waitNs) / 1e9;
+          const prev = m.threads.get(tid);
+          if (!slow && prev !== undefined && prev.idleReads >= 2) {
+            skipped = true;
+            continue;
           }
-          prev.runNs = SCHED.runNs;
-          prev.waitNs = SCHED.waitNs;
-          prev.seen = this.tickCount;
-          // Context switches: a thread not switched in since its status was last read has the
-          // same counts (the main thread's come with the process status read above).
-          if (slow && SCHED.slices !== prev.slicesAtStatus) {
-            const st = tid === pid ? status : proc.readStatus(pid, tid);
-            if (st !== null) {
-              g.voluntary += Math.max(0, st.voluntary - prev.voluntary);
-              g.involuntary += Math.max(0, st.involuntary - prev.involuntary);
-              prev.voluntary = st.voluntary;
-              prev.involuntary = st.involuntary;
-              prev.slicesAtStatus = SCHED.slices;
-            }
+          const r = this.readThread(m, tid, slow, status, now);
+          if (r >= 0) readNs += r;
+        }
+        const procNs = ((du + ds) * 1e9) / proc.CLOCK_TICKS;
+        if (skipped && procNs - readNs > (2 * 1e9) / proc.CLOCK_TICKS) {
+          for (const tid of m.tids) {
+            const prev = m.threads.get(tid);
+            if (prev !== undefined && prev.idleReads >= 2 && prev.seen !== this.tickCount) this.readThread(m, tid, slow, status, now);
           }
         }
+        for (const t of m.threads.values()) if (t.seen === this.tickCount && t.span > 0) busiest = Math.max(busiest, t.lastNs / 1e9 / t.span);
         if (slow) {
           for (const [tid, t] of m.threads) {
             if (t.seen === this.tickCount) continue;
@@ -414,10 +413,49 @@ export class HostCollector {
           }
         }
       }
-      m.threadsReadAt = now;
     }
     m.busiest = Math.min(busiest, 1);
     m.fresh = false;
+  }
+
+  /**
+   * Reads one thread's schedstat (and, on slow ticks, its status when it was switched in since):
+   * adds its run-queue wait and context switches to the group. Returns the CPU nanoseconds it
+   * used since its last reading (0 when first seen), or -1 when it is gone.
+   */
+  private readThread(m: Member, tid: number, slow: boolean, status: proc.ProcStatus | null, now: number): number {
+    const g = m.group;
+    if (!proc.readThreadSchedstat(m.pid, tid, SCHED)) return -1;
+    let prev = m.threads.get(tid);
+    let delta = 0;
+    if (prev === undefined) {
+      // First sight: its whole history joins the group's counters, as a new process's CPU does.
+      m.threads.set(tid, (prev = { runNs: SCHED.runNs, waitNs: SCHED.waitNs, slicesAtStatus: -1, voluntary: 0, involuntary: 0, seen: 0, readAt: now, idleReads: 0, lastNs: 0, span: 0 }));
+      g.waitSeconds += SCHED.waitNs / 1e9;
+    } else {
+      delta = Math.max(0, SCHED.runNs - prev.runNs);
+      g.waitSeconds += Math.max(0, SCHED.waitNs - prev.waitNs) / 1e9;
+      prev.span = (now - prev.readAt) / 1000;
+      prev.idleReads = delta < 1e6 ? prev.idleReads + 1 : 0;
+    }
+    prev.lastNs = delta;
+    prev.readAt = now;
+    prev.runNs = SCHED.runNs;
+    prev.waitNs = SCHED.waitNs;
+    prev.seen = this.tickCount;
+    // Context switches: a thread not switched in since its status was last read has the same
+    // counts (the main thread's come with the process status already read).
+    if (slow && SCHED.slices !== prev.slicesAtStatus) {
+      const st = tid === m.pid ? status : proc.readStatus(m.pid, tid);
+      if (st !== null) {
+        g.voluntary += Math.max(0, st.voluntary - prev.voluntary);
+        g.involuntary += Math.max(0, st.involuntary - prev.involuntary);
+        prev.voluntary = st.voluntary;
+        prev.involuntary = st.involuntary;
+        prev.slicesAtStatus = SCHED.slices;
+      }
+    }
+    return delta;
   }
 
   /** Accept-queue depth of the groups' listening sockets, and their limits (refreshed via `ss`). */

@@ -22,6 +22,11 @@ export interface HostOptions {
   perProcess: boolean;
   groups: GroupSpec[];
   procRoot?: string;
+  /**
+   * Read accept queues from /proc/net/tcp{,6} (default true). The kernel walks its whole socket
+   * table to produce those files: milliseconds a tick however few sockets there are.
+   */
+  listenQueues?: boolean;
 }
 
 interface ThreadState {
@@ -303,7 +308,7 @@ export class HostCollector {
     busyNs += process.hrtime.bigint() - sliceStart;
     await yieldToLoop();
     sliceStart = process.hrtime.bigint();
-    if (this.members.size > 0) {
+    if (this.members.size > 0 && this.opts.listenQueues !== false) {
       const sockets = await proc.readListenSockets();
       sliceStart = process.hrtime.bigint();
       this.readListeners(sockets);

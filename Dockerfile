@@ -7,6 +7,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild unix-dgram
 COPY tsconfig.json tsconfig.build.json index.ts ./
+COPY agent ./agent
 COPY collector ./collector
 COPY core ./core
 COPY exporters ./exporters

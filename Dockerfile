@@ -10,6 +10,7 @@ COPY tsconfig.json tsconfig.build.json index.ts ./
 COPY agent ./agent
 COPY collector ./collector
 COPY core ./core
+COPY analysis ./analysis
 COPY exporters ./exporters
 COPY dashboards ./dashboards
 COPY bench ./bench

@@ -589,6 +589,7 @@ export function helpText(version: string): string {
     'Usage:',
     '  redline [flags]                 run the agent (statsd in, Prometheus /metrics out)',
     '  redline demo [flags]            run a short ramp test against a demo service (redline demo --help)',
+    '  redline report [flags]          the verdict, the knee and the steps of a run, in the terminal, JSON or HTML (redline report --help)',
     '  redline probe-path              print the path to pass to node --require for the event-loop probe',
     '',
     'Example:',

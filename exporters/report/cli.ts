@@ -9,7 +9,7 @@ import { reportJson, stepTable, verdictText, verdictTitle, type ReportJson } fro
 import { resourceDefinition } from '../../analysis/thresholds.js';
 import { compare, comparisonText, readBaseline, type Comparison } from './baseline.js';
 import { renderHtml } from './html.js';
-import { fromAgent, fromPrometheus, parseTime, SourceError } from './sources.js';
+import { fromAgent, fromPrometheus, parseTime } from './sources.js';
 
 export const EXIT = { ok: 0, failOn: 1, usage: 2, source: 3 } as const;
 
@@ -181,7 +181,7 @@ export async function runReport(argv: readonly string[], out: NodeJS.WritableStr
     }
   } catch (e) {
     err.write(`redline report: ${(e as Error).message}\n`);
-    return e instanceof SourceError ? EXIT.source : EXIT.source;
+    return EXIT.source;
   }
   const json = reportJson(snap);
   const cmp = baseline ? compare(json, baseline) : null;

@@ -14,8 +14,8 @@ async function getJson(url: string, timeoutMs: number): Promise<unknown> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new SourceError(`cannot reach ${url}: ${cause ?? (err as Error).message}`);
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new SourceError(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
   }
   const body = await res.text();
   if (!res.ok) throw new SourceError(`${url} answered ${res.status}: ${body.slice(0, 300)}`);
@@ -28,7 +28,12 @@ async function getJson(url: string, timeoutMs: number): Promise<unknown> {
 
 export async function fromAgent(base: string, timeoutMs = 15_000): Promise<AnalysisSnapshot> {
   const url = new URL(ANALYSIS_API_PATH, base.endsWith('/') ? base : `${base}/`).toString();
-  const s = (await getJson(url, timeoutMs)) as AnalysisSnapshot;
+  let s: AnalysisSnapshot;
+  try {
+    s = (await getJson(url, timeoutMs)) as AnalysisSnapshot;
+  } catch (err) {
+    throw new SourceError(`${(err as Error).message} (is the agent running there? --agent URL names another, --prometheus reads a Prometheus)`);
+  }
   if (s === null || typeof s !== 'object' || s.version !== 1 || typeof s.history !== 'object') {
     throw new SourceError(`${url} is not a Redline analysis endpoint (an older agent, or another service?)`);
   }

@@ -27,6 +27,8 @@ export class Series {
   sum = 0;
   count = 0;
   readonly summary: SummaryWindow | null;
+  /** Summaries computed elsewhere (OTLP): one value per family quantile, served instead of `summary`'s. */
+  quantileValues: Float64Array | null = null;
   /** Sets: distinct members seen in the current interval; `value` holds the last interval's size. */
   readonly members: Set<string> | null;
   updatedMs = 0;

@@ -19,6 +19,7 @@ import {
 } from './statsd/listeners.js';
 import { Mapper } from './statsd/mapper.js';
 import { WebServer } from '../exporters/http.js';
+import { startLiveView } from '../exporters/live/index.js';
 import { registerProcessMetrics, registerStatsdMetrics } from './self.js';
 import { ConfigError, type Settings } from './config.js';
 
@@ -229,6 +230,17 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
   };
 
   let quitRequested: (() => void) | null = null;
+  const describe = (): string[] => [
+    ...listeners.map((l) => `statsd ${l.description}`),
+    ...extras.map((s) => s.description),
+    `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
+  ];
+  const live = startLiveView({
+    store,
+    intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    about: () => ({ version, telemetryPath: settings.get('web.telemetry-path') as string, lines: describe() }),
+    telemetryPath: settings.get('web.telemetry-path') as string,
+  });
   const web = new WebServer(
     store,
     {
@@ -238,11 +250,8 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
       })(),
       telemetryPath: settings.get('web.telemetry-path') as string,
       reload,
-      describe: () => [
-        ...listeners.map((l) => `statsd ${l.description}`),
-        ...extras.map((s) => s.description),
-        `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
-      ],
+      describe,
+      app: live.app,
       enableLifecycle: settings.get('web.enable-lifecycle') as boolean,
       quit: () => quitRequested?.(),
       version,
@@ -258,6 +267,8 @@ export async function startAgent(settings: Settings, hooks: AgentHooks = {}): Pr
     throw err;
   }
   closers.push(() => web.close());
+  live.start();
+  closers.push(() => live.stop());
   closers.push(() => stopProcessMetrics());
   web.setReady(true);
   logger.info('redline agent started', {

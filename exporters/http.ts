@@ -21,6 +21,8 @@ export interface WebOptions {
   enableLifecycle: boolean;
   quit: () => void;
   version: string;
+  /** Serves `/` and every path not listed above (the live view); the landing page when absent. */
+  app?: http.RequestListener;
 }
 
 export const SCRAPE_DURATION = 'redline_scrape_duration_seconds';
@@ -101,9 +103,9 @@ export class WebServer {
         text(res, 200, 'shutting down\n');
         this.opts.quit();
         return;
-      case '/':
-        return this.landing(res);
       default:
+        if (this.opts.app) return void this.opts.app(req, res);
+        if (path === '/') return this.landing(res);
         return text(res, 404, 'not found\n');
     }
   }

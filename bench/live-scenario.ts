@@ -187,14 +187,3 @@ export const CHROMIUM = {
   executablePath: '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 };
-
-/** `name{labels} value` lines of an exposition, as a map from the series text to its value. */
-export function exposition(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const l of text.split('\n')) {
-    if (l === '' || l.startsWith('#')) continue;
-    const sp = l.lastIndexOf(' ');
-    out.set(l.slice(0, sp), Number(l.slice(sp + 1)));
-  }
-  return out;
-}

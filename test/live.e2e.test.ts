@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startScenario, CHROMIUM, exposition, type Scenario } from '../bench/live-scenario.js';
+import { startScenario, CHROMIUM, type Scenario } from '../bench/live-scenario.js';
+import { valueOf } from './helpers/exposition.js';
+import { eventually } from './helpers/wait.js';
 
 let sc: Scenario;
 let browser: Browser;
@@ -13,14 +15,10 @@ let page: Page;
 const consoleErrors: string[] = [];
 const foreign: string[] = [];
 
+/** The suite's bounded wait, throwing with what it saw last when the deadline passes. */
 async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = await fn();
-  while (!ok(v)) {
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-    v = await fn();
-  }
+  const v = await eventually(fn, ok, { timeoutMs, intervalMs: 250, what });
+  if (!ok(v)) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
   return v;
 }
 
@@ -53,7 +51,7 @@ beforeAll(async () => {
     if (u.hostname !== '127.0.0.1') foreign.push(r.url());
   });
   // Let a few seconds of load and a few host ticks accumulate before the page opens.
-  await until('host collector ticks', async () => exposition(await sc.metrics()).get('redline_injector_processes{group="load"}'), (v) => v === 1);
+  await until('host collector ticks', async () => valueOf(await sc.metrics(), 'redline_injector_processes{group="load"}'), (v) => v === 1);
   await until('load seconds', async () => sc.seconds(), (n) => n >= 7);
   await page.goto(sc.url + '/');
 });
@@ -110,7 +108,7 @@ describe('live view', () => {
         `${chart}/${series} against ${metric}`,
         async () => {
           const [s, m] = await Promise.all([shown(), sc.metrics()]);
-          return { page: s[chart]?.[series] ?? null, metrics: exposition(m).get(metric) };
+          return { page: s[chart]?.[series] ?? null, metrics: valueOf(m, metric) };
         },
         (v) => close(v.page, v.metrics),
         20_000,
@@ -125,10 +123,10 @@ describe('live view', () => {
     expect(s['latency']!['latency.p95']).toBeCloseTo(0.04875, 6);
     expect(s['latency']!['latency.p99']).toBeCloseTo(0.04975, 6);
     // Intake: lines per second, against the rate of redline_statsd_lines_total over 5 s.
-    const m1 = exposition(await sc.metrics());
+    const m1 = valueOf(await sc.metrics(), 'redline_statsd_lines_total')!;
     await new Promise((r) => setTimeout(r, 5000));
-    const m2 = exposition(await sc.metrics());
-    const perSecond = (m2.get('redline_statsd_lines_total')! - m1.get('redline_statsd_lines_total')!) / 5;
+    const m2 = valueOf(await sc.metrics(), 'redline_statsd_lines_total')!;
+    const perSecond = (m2 - m1) / 5;
     const intake = (await shown())['intake']!['intake.lines']!;
     expect(intake).toBeGreaterThan(perSecond * 0.6);
     expect(intake).toBeLessThan(perSecond * 1.4);

@@ -46,7 +46,7 @@ export function renderPage(about: About, telemetryPath: string): string {
         <li><a href="/api/v1/live?range=all">/api/v1/live</a> this view's data (JSON)</li>
         <li><code>POST /-/reload</code> reload the mapping (also on SIGHUP)</li>
       </ul>
-      <ul class="status">${status}</ul>
+      <ul class="status" id="status">${status}</ul>
     </details>
   </nav>
 </header>

@@ -236,7 +236,9 @@ describe('dashboards and alerts against a real Prometheus', () => {
     const wanted = new Set(ALERT_RULES.map((a) => a.alert));
     const fired = new Map<string, Record<string, string>>();
     const firedAfter: string[] = [];
-    const deadline = Date.now() + 90_000;
+    // Generous: the SUT CPU alert needs its spinner to get 0.9 of a core for one tick, which a
+    // machine busy with other work grants late.
+    const deadline = Date.now() + 200_000;
     while (fired.size < wanted.size && Date.now() < deadline) {
       const data = await promGet<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>('/api/v1/alerts', {});
       for (const a of data.alerts) {
@@ -254,13 +256,13 @@ describe('dashboards and alerts against a real Prometheus', () => {
     const wait = startedAt + minSeconds - Date.now() / 1000;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
     const missing = [...wanted].filter((n) => !fired.has(n));
-    expect(missing, `not firing after 90 s; prometheus log:\n${prometheus?.stderr().slice(-4000)}`).toEqual([]);
+    expect(missing, `not firing after 200 s; prometheus log:\n${prometheus?.stderr().slice(-4000)}`).toEqual([]);
     // The verdicts the overview dashboard reads.
     expect(fired.get('RedlineInjectorSaturated')).toMatchObject({ verdict: 'injector', env: ENV, run: RUN });
     expect(fired.get('RedlineSutCpuSaturated')).toMatchObject({ verdict: 'sut', env: ENV });
     expect(fired.get('RedlineFileDescriptorsNearLimit')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
     expect(fired.get('RedlineDroppingStatsdLines')).toMatchObject({ verdict: 'observer', reason: 'series_limit' });
-  }, 120_000);
+  }, 240_000);
 
   it('the env and run variables list this agent', async () => {
     const envs = await promGet<string[]>('/api/v1/label/env/values', { 'match[]': 'redline_build_info' });

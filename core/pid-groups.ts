@@ -20,5 +20,3 @@ export interface PidGroups {
   groupOf(pid: number): GroupRef | undefined;
 }
 
-/** The lookup of an agent without a host collector: no pid is in any group. */
-export const NO_PID_GROUPS: PidGroups = { groupOf: () => undefined };

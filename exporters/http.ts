@@ -111,6 +111,7 @@ export class WebServer {
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const start = process.hrtime.bigint();
     const format = negotiate(req.headers.accept);
+    await this.store.refresh();
     const body = render(this.store, format);
     this.scrapeDuration.set([], Number(process.hrtime.bigint() - start) / 1e9);
     this.scrapes.inc([format]);

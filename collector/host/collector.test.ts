@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Store } from '../../core/store.js';
 import { render } from '../../exporters/exposition.js';
 import { HostCollector } from './collector.js';
-import { parseGroupFlag, parseHostConfig } from './groups.js';
+import { parseGroupFlag } from './groups.js';
 import { valueOf } from '../../test/helpers/exposition.js';
 import { start, stopAll, type Proc } from '../../test/helpers/process.js';
 
@@ -312,15 +312,10 @@ describe('process identity (a fake /proc tree)', () => {
 });
 
 describe('group configuration', () => {
-  it('parses flags and the redline.yaml section, refusing bad input clearly', () => {
+  it('parses --sut/--injector values, refusing bad input clearly', () => {
     expect(parseGroupFlag('api=node server.js', 'sut').cmdline![0]!.test('/usr/bin/node server.js')).toBe(true);
     expect(() => parseGroupFlag('noequals', 'sut')).toThrow(/NAME=REGEX/);
     expect(() => parseGroupFlag('api=(', 'sut')).toThrow(/invalid regex/);
-    const cfg = parseHostConfig({ process_groups: [{ name: 'db', role: 'sut', comm: ['arangod'] }, { name: 'gevent', role: 'injector', cmdline: ['python.*locustfile'] }] }, 'redline.yaml');
-    expect(cfg.groups).toHaveLength(2);
-    expect(cfg.groups![0]!.comm).toEqual(['arangod']);
-    expect(() => parseHostConfig({ process_groups: [{ name: 'x', role: 'boss', comm: 'x' }] }, 'redline.yaml')).toThrow(/role must be/);
-    expect(() => parseHostConfig({ process_groups: [{ name: 'x', colour: 'red' }] }, 'redline.yaml')).toThrow(/unknown key/);
   });
 });
 

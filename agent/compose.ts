@@ -16,6 +16,8 @@ import { ChainMapper } from '../collector/statsd/mapper/chain.js';
 import { HttpProbe } from '../collector/probe/http.js';
 import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self.js';
 import { WebServer } from '../exporters/http.js';
+import { Analysis } from '../analysis/stage.js';
+import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
 import { packageVersion } from './package.js';
 import type { Settings, StatsdSettings } from './settings.js';
 
@@ -32,6 +34,7 @@ export interface RunningAgent {
   readonly udpPort: number | null;
   readonly tcpPort: number | null;
   readonly httpPort: number;
+  readonly analysis: Analysis;
   reload(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -161,6 +164,11 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     s.start();
     closers.push(() => s.stop());
   }
+  // The analysis stage reads what the sources wrote and writes the derived series back.
+  const { analysis: a } = settings;
+  const analysis = new Analysis(store, { intervalMs: a.intervalMs, historyRows: Math.ceil((a.historySeconds * 1000) / a.intervalMs), resources: a.resources });
+  analysis.start();
+  closers.push(() => analysis.stop());
 
   const reload = async (): Promise<string> => {
     let next: ChainMapper;
@@ -195,6 +203,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       enableLifecycle: webSettings.enableLifecycle,
       quit: () => quit(),
       version,
+      routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),
     },
     logger,
   );
@@ -224,6 +233,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     udpPort,
     tcpPort,
     httpPort,
+    analysis,
     reload,
     stop: () =>
       (stopped ??= (async () => {

@@ -7,8 +7,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild unix-dgram
 COPY tsconfig.json tsconfig.build.json index.ts ./
+COPY agent ./agent
 COPY collector ./collector
 COPY core ./core
+COPY analysis ./analysis
 COPY exporters ./exporters
 COPY dashboards ./dashboards
 COPY bench ./bench
@@ -22,6 +24,8 @@ ENV NODE_ENV=production
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The live view's page script and styles (served from the package, not compiled).
+COPY exporters/live/assets ./exporters/live/assets
 COPY bin ./bin
 EXPOSE 8125/udp 8125/tcp 9102/tcp
 ENTRYPOINT ["node", "/app/bin/redline.js"]

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { Store } from '../core/store.js';
 import { render, negotiate } from './exposition.js';
 
-describe('text format', () => {
+describe('text exposition of own families', () => {
   it('renders counters, gauges and histograms with one HELP/TYPE each', () => {
     const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
     const c = store.counter('x_total', 'Things.', ['kind']);

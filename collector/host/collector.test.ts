@@ -2,7 +2,7 @@
  * The host collector against real child processes and the real /proc.
  */
 import { describe, it, expect, afterAll, afterEach } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,39 +11,24 @@ import { fileURLToPath } from 'node:url';
 import { Store } from '../../core/store.js';
 import { render } from '../../exporters/exposition.js';
 import { HostCollector } from './collector.js';
-import { parseGroupFlag, parseHostConfig } from './groups.js';
+import { parseGroupFlag } from './groups.js';
+import { valueOf } from '../../test/helpers/exposition.js';
+import { start, stopAll, type Proc } from '../../test/helpers/process.js';
 
 const TARGET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/target.py');
-const children: ChildProcess[] = [];
 const sockets: net.Socket[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
 });
-afterAll(() => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid!, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-});
+afterAll(stopAll);
 
-async function target(tag: string, args: string[] = []): Promise<{ child: ChildProcess; pid: number; port: number | null }> {
-  const child = spawn('python3', [TARGET, '--tag', tag, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]!);
-    });
-    child.once('exit', (c) => reject(new Error(`target ${tag} exited with ${c}`)));
-  });
-  const { pid, port } = JSON.parse(line) as { pid: number; port: number | null };
-  return { child, pid, port };
+async function target(tag: string, args: string[] = []): Promise<{ proc: Proc; child: ChildProcess; pid: number; port: number | null }> {
+  const p = start('python3', [TARGET, '--tag', tag, ...args]);
+  await p.until(() => p.stdout().includes('\n'), { what: `target ${tag}'s first line` });
+  const { pid, port } = JSON.parse(p.stdout().split('\n')[0]!) as { pid: number; port: number | null };
+  return { proc: p, child: p.child, pid, port };
 }
 
 /** A Node process holding `files` open files, `sockets` bound UDP sockets and `workers` worker threads. */
@@ -56,43 +41,19 @@ async function nodeTarget(tag: string, files: number, sockets: number, workers: 
     `for (let i = 0; i < ${sockets}; i++) { const s = dgram.createSocket('udp4'); keep.push(s); s.bind(0, '127.0.0.1', () => { bound++; ready(); }); }`,
     'ready(); setTimeout(() => process.exit(0), 120000);',
   ].join('\n');
-  const child = spawn(process.execPath, ['-e', script, '--', '--tag', tag], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (c) => reject(new Error(`node target ${tag} exited with ${c}`)));
-  });
+  const p = start(process.execPath, ['-e', script, '--', '--tag', tag]);
+  await p.until(() => p.stdout().includes('ready'), { what: `node target ${tag} ready` });
+  const child = p.child;
   // Let workers finish starting their own threads' housekeeping.
   await sleep(200);
   return { child, pid: child.pid! };
 }
 
-function kill(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    try {
-      process.kill(c.pid!, 'SIGKILL');
-    } catch {
-      resolve();
-    }
-  });
-}
 
 function setup(flags: [string, 'sut' | 'injector'][], perProcess = false) {
   const store = new Store({ maxSeries: 1000, setIntervalMs: 1000 });
   const collector = new HostCollector(store, { intervalMs: 1000, perProcess, groups: flags.map(([f, r]) => parseGroupFlag(f, r)) });
-  const value = (series: string): number | undefined => {
-    for (const line of render(store, 'text').split('\n')) {
-      const sp = line.lastIndexOf(' ');
-      if (line.slice(0, sp) === series) return Number(line.slice(sp + 1));
-    }
-    return undefined;
-  };
+  const value = (series: string): number | undefined => valueOf(render(store, 'text'), series);
   return { store, collector, value };
 }
 
@@ -261,15 +222,15 @@ describe('process groups from /proc', () => {
     const { collector, value } = setup([[`locust=--tag ${tag}`, 'injector']]);
     await collector.tick();
     expect(value('redline_injector_processes{group="locust"}')).toBe(0);
-    const procs: ChildProcess[] = [];
+    const procs: Proc[] = [];
     for (let n = 1; n <= 3; n++) {
-      procs.push((await target(tag)).child);
+      procs.push((await target(tag)).proc);
       await collector.tick();
       expect(value('redline_injector_processes{group="locust"}')).toBe(n);
     }
     const cpuBefore = value(`redline_process_cpu_seconds_total{${g('locust', 'injector')},mode="user"}`)!;
     for (let n = 2; n >= 0; n--) {
-      await kill(procs.pop()!);
+      await procs.pop()!.stop();
       await collector.tick();
       expect(value('redline_injector_processes{group="locust"}')).toBe(n);
     }
@@ -351,15 +312,10 @@ describe('process identity (a fake /proc tree)', () => {
 });
 
 describe('group configuration', () => {
-  it('parses flags and the redline.yaml section, refusing bad input clearly', () => {
+  it('parses --sut/--injector values, refusing bad input clearly', () => {
     expect(parseGroupFlag('api=node server.js', 'sut').cmdline![0]!.test('/usr/bin/node server.js')).toBe(true);
     expect(() => parseGroupFlag('noequals', 'sut')).toThrow(/NAME=REGEX/);
     expect(() => parseGroupFlag('api=(', 'sut')).toThrow(/invalid regex/);
-    const cfg = parseHostConfig({ process_groups: [{ name: 'db', role: 'sut', comm: ['arangod'] }, { name: 'gevent', role: 'injector', cmdline: ['python.*locustfile'] }] }, 'redline.yaml');
-    expect(cfg.groups).toHaveLength(2);
-    expect(cfg.groups![0]!.comm).toEqual(['arangod']);
-    expect(() => parseHostConfig({ process_groups: [{ name: 'x', role: 'boss', comm: 'x' }] }, 'redline.yaml')).toThrow(/role must be/);
-    expect(() => parseHostConfig({ process_groups: [{ name: 'x', colour: 'red' }] }, 'redline.yaml')).toThrow(/unknown key/);
   });
 });
 

@@ -18,6 +18,7 @@ import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self
 import { WebServer } from '../exporters/http.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
+import { startLiveView } from '../exporters/live/index.js';
 import { packageVersion } from './package.js';
 import type { Settings, StatsdSettings } from './settings.js';
 
@@ -188,6 +189,17 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   };
 
   let quit: () => void = () => {};
+  const describe = (): string[] => [
+    ...listeners.map((l) => `statsd ${l.description}`),
+    ...sources.map((s) => s.description),
+    `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
+  ];
+  const live = startLiveView({
+    store,
+    intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
+    telemetryPath: webSettings.telemetryPath,
+  });
   const web = new WebServer(
     store,
     {
@@ -195,11 +207,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       port: webSettings.listenAddress.port,
       telemetryPath: webSettings.telemetryPath,
       reload,
-      describe: () => [
-        ...listeners.map((l) => `statsd ${l.description}`),
-        ...sources.map((s) => s.description),
-        `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
-      ],
+      describe,
+      app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
       quit: () => quit(),
       version,
@@ -215,6 +224,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     throw err;
   }
   closers.push(() => web.close());
+  live.start();
+  closers.push(() => live.stop());
   web.setReady(true);
   const { host: httpHost, port: httpPortAsked } = webSettings.listenAddress;
   logger.info('redline agent started', {

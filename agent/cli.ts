@@ -1,5 +1,5 @@
 /**
- * `redline` command line: the agent by default, plus the `demo` and `probe-path` subcommands.
+ * `redline` command line: the agent by default, plus the `demo`, `report` and `probe-path` subcommands.
  */
 import { loadSettings, helpText, ConfigError, type Settings } from './settings.js';
 import { startAgent, buildMapper } from './compose.js';
@@ -11,6 +11,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     // Loaded on demand, as the probe path: the agent itself never loads the demo.
     const { runDemo } = await import('../examples/demo/run.js');
     process.exitCode = await runDemo(argv.slice(1));
+    return;
+  }
+  if (sub === 'report') {
+    const { runReport } = await import('../exporters/report/cli.js');
+    process.exitCode = await runReport(argv.slice(1));
     return;
   }
   if (sub === 'probe-path') {

@@ -17,6 +17,9 @@ import { HttpProbe } from '../collector/probe/http.js';
 import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self.js';
 import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
+import { Analysis } from '../analysis/stage.js';
+import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
+import { startLiveView } from '../exporters/live/index.js';
 import { packageVersion } from './package.js';
 import type { Settings, StatsdSettings } from './settings.js';
 
@@ -33,6 +36,7 @@ export interface RunningAgent {
   readonly udpPort: number | null;
   readonly tcpPort: number | null;
   readonly httpPort: number;
+  readonly analysis: Analysis;
   reload(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -179,6 +183,11 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     s.start();
     closers.push(() => s.stop());
   }
+  // The analysis stage reads what the sources wrote and writes the derived series back.
+  const { analysis: a } = settings;
+  const analysis = new Analysis(store, { intervalMs: a.intervalMs, historyRows: Math.ceil((a.historySeconds * 1000) / a.intervalMs), resources: a.resources });
+  analysis.start();
+  closers.push(() => analysis.stop());
 
   const reload = async (): Promise<string> => {
     let next: ChainMapper;
@@ -205,6 +214,18 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   };
 
   let quit: () => void = () => {};
+  const describe = (): string[] => [
+    ...listeners.map((l) => `statsd ${l.description}`),
+    ...(otlp ? [otlp.description] : []),
+    ...sources.map((s) => s.description),
+    `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
+  ];
+  const live = startLiveView({
+    store,
+    intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
+    telemetryPath: webSettings.telemetryPath,
+  });
   const web = new WebServer(
     store,
     {
@@ -212,15 +233,12 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       port: webSettings.listenAddress.port,
       telemetryPath: webSettings.telemetryPath,
       reload,
-      describe: () => [
-        ...listeners.map((l) => `statsd ${l.description}`),
-        ...(otlp ? [otlp.description] : []),
-        ...sources.map((s) => s.description),
-        `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
-      ],
+      describe,
+      app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
       quit: () => quit(),
       version,
+      routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),
     },
     logger,
   );
@@ -232,6 +250,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     throw err;
   }
   closers.push(() => web.close());
+  live.start();
+  closers.push(() => live.stop());
   web.setReady(true);
   const { host: httpHost, port: httpPortAsked } = webSettings.listenAddress;
   logger.info('redline agent started', {
@@ -251,6 +271,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     udpPort,
     tcpPort,
     httpPort,
+    analysis,
     reload,
     stop: () =>
       (stopped ??= (async () => {

@@ -15,6 +15,7 @@ import type { Level } from '../core/log.js';
 import { parseListenAddress, type ListenAddress } from '../collector/statsd/listeners.js';
 import { parseHttpTargetFlag, type HttpTarget } from '../collector/probe/http.js';
 import { parseGroupFlag, GROUP_NAME, ROLES, type GroupSpec, type Role } from '../collector/host/groups.js';
+import { parseResources, type DeclaredResource } from '../analysis/resources.js';
 import { presetFile, otlpPresetFile } from './package.js';
 
 export type FlagKind = 'string' | 'bool' | 'int' | 'bytes' | 'duration' | 'list' | 'float-list';
@@ -26,7 +27,7 @@ export interface FlagSpec {
   readonly default: string;
   readonly help: string;
   /** Shown in --help under this heading. */
-  readonly section: 'statsd' | 'otlp' | 'web' | 'host' | 'probe' | 'general';
+  readonly section: 'statsd' | 'otlp' | 'web' | 'host' | 'probe' | 'analysis' | 'general';
   /** Accepted for statsd_exporter compatibility; has no effect in Redline. */
   readonly compatOnly?: boolean;
   /** Only on the command line (not from the environment or the file). */
@@ -35,7 +36,7 @@ export interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: 'config', kind: 'string', default: '', section: 'general', metavar: 'FILE', help: 'YAML file with any of these settings (same names, nested or dotted) and the host.process_groups list. Flags and the environment win over the file.' },
+  { name: 'config', kind: 'string', default: '', section: 'general', metavar: 'FILE', help: 'YAML file with any of these settings (same names, nested or dotted) the host.process_groups list and the resources list (docs/analysis.md). Flags and the environment win over the file.' },
   { name: 'statsd.listen-udp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'UDP address to receive statsd on; empty to disable.' },
   { name: 'statsd.listen-tcp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'TCP address to receive newline-framed statsd on; empty to disable.' },
   { name: 'statsd.listen-unixgram', kind: 'string', default: '', section: 'statsd', metavar: 'PATH', help: 'Unix datagram socket to receive statsd on; empty to disable.' },
@@ -81,6 +82,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'probe.http', kind: 'list', default: '', section: 'probe', metavar: 'NAME=URL', help: 'Request URL every --probe.http-interval and record latency and outcome, as a load balancer health check sees it. Repeatable.' },
   { name: 'probe.http-interval', kind: 'duration', default: '1s', section: 'probe', metavar: 'DURATION', help: 'Interval of the HTTP probe.' },
   { name: 'probe.http-timeout', kind: 'duration', default: '2s', section: 'probe', metavar: 'DURATION', help: 'Timeout of one HTTP probe request.' },
+  { name: 'analysis.interval', kind: 'duration', default: '1s', section: 'analysis', metavar: 'DURATION', help: 'How often the analysis stage computes saturation ratios and the verdict (one history row each).' },
+  { name: 'analysis.history', kind: 'duration', default: '2h', section: 'analysis', metavar: 'DURATION', help: 'How much analysis history the agent keeps in memory for redline report and the live view.' },
   { name: 'log.level', kind: 'string', default: 'info', section: 'general', metavar: 'LEVEL', help: 'debug, info, warn or error.' },
   { name: 'log.format', kind: 'string', default: 'logfmt', section: 'general', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (logs are logfmt).' },
   { name: 'check-config', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Check the configuration and mapping files, then exit (0 when valid).' },
@@ -157,6 +160,13 @@ export interface ProbeSettings {
   readonly timeoutMs: number;
 }
 
+export interface AnalysisSettings {
+  readonly intervalMs: number;
+  readonly historySeconds: number;
+  /** The file's `resources:` list: pools declared by an in-use and a limit series. */
+  readonly resources: readonly DeclaredResource[];
+}
+
 export interface Settings {
   /** The --config file; '' when none. */
   readonly configFile: string;
@@ -169,6 +179,7 @@ export interface Settings {
   readonly web: WebSettings;
   readonly host: HostSettings;
   readonly probe: ProbeSettings;
+  readonly analysis: AnalysisSettings;
 }
 
 /** A setting that cannot be used; the message says where it came from and what is wrong. */
@@ -308,6 +319,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Layer {
 interface FileLayer {
   layer: Layer;
   groups: GroupSpec[];
+  resources: DeclaredResource[];
 }
 
 /** Keys of the file are flag names, nested (`statsd: {listen-udp: …}`) or dotted; `_` and `-` are the same. */
@@ -335,11 +347,20 @@ function fromFile(file: string): FileLayer {
 
   const layer: Layer = new Map();
   let groups: GroupSpec[] = [];
+  let resources: DeclaredResource[] = [];
   const walk = (node: YAMLMap, prefix: string): void => {
     for (const pair of node.items) {
       const full = (prefix ? `${prefix}.` : '') + keyText(pair.key);
       if (full === 'host.process-groups') {
         groups = readProcessGroups(pair.value, at, scalarText, keyText);
+        continue;
+      }
+      if (full === 'resources') {
+        try {
+          resources = parseResources(pair.value as YamlNode, file, lc);
+        } catch (err) {
+          throw new ConfigError((err as Error).message);
+        }
         continue;
       }
       const spec = BY_NAME.get(full);
@@ -366,7 +387,7 @@ function fromFile(file: string): FileLayer {
     if (!isMap(doc.contents)) throw new ConfigError(`${at(doc.contents)}: expected a mapping of settings`);
     walk(doc.contents, '');
   }
-  return { layer, groups };
+  return { layer, groups, resources };
 }
 
 const GROUP_KEYS = ['name', 'role', 'comm', 'exe', 'cmdline'];
@@ -517,7 +538,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
   const args = fromArgs(argv);
   const envLayer = fromEnv(env);
   const configFile = new Resolved([args, envLayer]).string('config');
-  const file = configFile ? fromFile(configFile) : { layer: new Map<string, Given[]>(), groups: [] };
+  const file = configFile ? fromFile(configFile) : { layer: new Map<string, Given[]>(), groups: [], resources: [] };
   const r = new Resolved([args, envLayer, file.layer]);
 
   const mode = r.one('statsd.unixsocket-mode');
@@ -567,6 +588,11 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       http: r.list('probe.http').map((g) => located(g, () => parseHttpTargetFlag(g.raw))),
       intervalMs: r.durationMs('probe.http-interval', 1),
       timeoutMs: r.durationMs('probe.http-timeout', 1),
+    },
+    analysis: {
+      intervalMs: r.durationMs('analysis.interval', 100),
+      historySeconds: r.durationMs('analysis.history', 60_000) / 1000,
+      resources: file.resources,
     },
   };
   // Compatibility-only settings are still checked, so a typo in them is caught as in statsd_exporter.
@@ -639,6 +665,7 @@ export function helpText(version: string): string {
     web: 'HTTP',
     host: 'Host collector (/proc)',
     probe: 'Probes',
+    analysis: 'Analysis (saturation, verdict, history)',
   };
   const out: string[] = [
     `redline ${version} — observability for load tests`,
@@ -646,6 +673,7 @@ export function helpText(version: string): string {
     'Usage:',
     '  redline [flags]                 run the agent (statsd in, Prometheus /metrics out)',
     '  redline demo [flags]            run a short ramp test against a demo service (redline demo --help)',
+    '  redline report [flags]          the verdict, the knee and the steps of a run, in the terminal, JSON or HTML (redline report --help)',
     '  redline probe-path              print the path to pass to node --require for the event-loop probe',
     '',
     'Example:',

@@ -4,7 +4,7 @@
  * recomputed from a Prometheus history.
  */
 import { replay, type Crossing, type Limit, type Verdict } from './verdict.js';
-import { findKnee, findSteps, fmtSeconds, resourceTitle, stepAt, type Knee, type Step } from './steps.js';
+import { DEFAULT_STEP_OPTIONS, findKnee, findSteps, fmtSeconds, resourceTitle, stepAt, type Knee, type Step, type StepOptions } from './steps.js';
 import { describeResources, type AnalysisSnapshot } from './stage.js';
 import type { HistoryData } from './history.js';
 
@@ -16,9 +16,9 @@ export interface ReportJson {
 }
 
 /** A snapshot recomputed from a history alone (the verdict replayed over its ratios). */
-export function snapshotFromHistory(history: HistoryData): AnalysisSnapshot {
+export function snapshotFromHistory(history: HistoryData, opts: StepOptions = DEFAULT_STEP_OPTIONS): AnalysisSnapshot {
   const verdict = replay(history);
-  const steps = findSteps(history, verdict);
+  const steps = findSteps(history, verdict, opts);
   return { version: 1, now: history.t[history.t.length - 1] ?? 0, verdict, knee: findKnee(steps), steps, history, resources: describeResources(history) };
 }
 

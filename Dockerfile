@@ -24,6 +24,8 @@ ENV NODE_ENV=production
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The live view's page script and styles (served from the package, not compiled).
+COPY exporters/live/assets ./exporters/live/assets
 COPY bin ./bin
 EXPOSE 8125/udp 8125/tcp 9102/tcp
 ENTRYPOINT ["node", "/app/bin/redline.js"]

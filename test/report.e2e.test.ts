@@ -192,15 +192,14 @@ describe('redline report on a ramp', () => {
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
       expect(await page.textContent('#verdict')).toContain('SUT saturated: svc, pool workers');
-      const charts = await page.evaluate(() =>
-        [...document.querySelectorAll('section.chart')].map((s) => {
-          const c = s.querySelector('canvas')!;
-          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-          let inked = 0;
-          for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) inked++;
-          return { id: s.id, inked, width: c.width };
-        }),
-      );
+      // Counts the inked pixels of each chart's canvas (a string: the test's TypeScript has no DOM types).
+      const charts = (await page.evaluate(`[...document.querySelectorAll('section.chart')].map((s) => {
+        const c = s.querySelector('canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let inked = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) inked++;
+        return { id: s.id, inked, width: c.width };
+      })`)) as Array<{ id: string; inked: number; width: number }>;
       const ids = charts.map((c) => c.id);
       expect(ids).toEqual(expect.arrayContaining(['chart-load-throughput', 'chart-load-latency', 'chart-ratio-sut-svc', 'chart-ratio-injector-inj', 'chart-knee']));
       for (const c of charts) expect(c.inked, `${c.id} drew nothing`).toBeGreaterThan(2000);

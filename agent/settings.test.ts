@@ -181,6 +181,17 @@ describe('refusals name where the value came from', () => {
   });
 });
 
+describe('the configuration files in the repository', () => {
+  it('load: redline.example.yaml and the compose configuration', () => {
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+    const example = loadSettings([`--config=${path.join(root, 'redline.example.yaml')}`]);
+    expect(example.host.groups.map((g) => `${g.name}:${g.role}`)).toEqual(['api:sut', 'locust:injector', 'db:sut', 'gevent:injector']);
+    expect(example.probe.http.map((t) => t.name)).toEqual(['api']);
+    const compose = loadSettings([`--config=${path.join(root, 'provisioning', 'redline', 'redline.yaml')}`]);
+    expect(compose.statsd.listenUdp).toEqual({ host: '0.0.0.0', port: 8125 });
+  });
+});
+
 describe('help and parsers', () => {
   it('lists every flag of the table, with its default', () => {
     const text = helpText('1.2.3');

@@ -14,7 +14,8 @@ import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type
 import { Mapper } from '../collector/statsd/mapper.js';
 import { ChainMapper } from '../collector/statsd/mapper/chain.js';
 import { HttpProbe } from '../collector/probe/http.js';
-import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self.js';
+import { registerProcessMetrics } from '../collector/self.js';
+import { registerStatsdMetrics } from '../collector/statsd/metrics.js';
 import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
 import { Analysis } from '../analysis/stage.js';

@@ -17,6 +17,7 @@ import { HttpProbe } from '../collector/probe/http.js';
 import { registerProcessMetrics } from '../collector/self.js';
 import { registerStatsdMetrics } from '../collector/statsd/metrics.js';
 import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
+import { startOtlpPush } from '../exporters/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
@@ -184,6 +185,11 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   for (const s of sources) {
     s.start();
     closers.push(() => s.stop());
+  }
+  if (settings.otlp.export.endpoint) {
+    const push = startOtlpPush(store, { ...settings.otlp.export, version }, logger);
+    sources.push({ description: push.description, start: () => push.start(), stop: () => push.stop() });
+    closers.push(() => push.stop());
   }
   // The analysis stage reads what the sources wrote and writes the derived series back.
   const { analysis: a } = settings;

@@ -73,6 +73,7 @@ export class CgroupReader {
     throttledPeriods: typeof F.CGROUP_THROTTLED_PERIODS;
     throttled: typeof F.CGROUP_THROTTLED;
     memory: typeof F.CGROUP_MEMORY;
+    memoryLimit: typeof F.CGROUP_MEMORY_LIMIT;
     pressure: typeof F.CGROUP_PRESSURE;
   }> | null;
 
@@ -92,6 +93,7 @@ export class CgroupReader {
             throttledPeriods: F.CGROUP_THROTTLED_PERIODS,
             throttled: F.CGROUP_THROTTLED,
             memory: F.CGROUP_MEMORY,
+            memoryLimit: F.CGROUP_MEMORY_LIMIT,
             pressure: F.CGROUP_PRESSURE,
           });
   }
@@ -121,7 +123,7 @@ export class CgroupReader {
     for (const [p, n] of votes) if (n > best) [path, best] = [p, n];
     const L = [...labels];
     if (path === null) {
-      for (const fam of [m.limit, m.usage, m.periods, m.throttledPeriods, m.throttled]) fam.remove(L);
+      for (const fam of [m.limit, m.usage, m.periods, m.throttledPeriods, m.throttled, m.memory, m.memoryLimit]) fam.remove(L);
       return;
     }
     const dir = (p: string): string => (p === '/' ? this.root! : `${this.root}${p}`);
@@ -153,9 +155,9 @@ export class CgroupReader {
     if (throttledPeriods !== undefined) m.throttledPeriods.set(L, throttledPeriods);
     if (throttledUs !== undefined) m.throttled.set(L, throttledUs / 1e6);
     const current = readFile(`${dir(path)}/memory.current`);
-    if (current !== null) m.memory.set([...L, 'current'], Number(current.trim()));
-    if (memMax !== null) m.memory.set([...L, 'limit'], memMax);
-    else m.memory.remove([...L, 'limit']);
+    if (current !== null) m.memory.set(L, Number(current.trim()));
+    if (memMax !== null) m.memoryLimit.set(L, memMax);
+    else m.memoryLimit.remove(L);
     for (const resource of ['cpu', 'memory', 'io']) {
       const s = readFile(`${dir(path)}/${resource}.pressure`);
       if (s === null) continue;

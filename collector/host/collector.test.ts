@@ -553,19 +553,19 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
     await c.tick();
     const v = read(store);
     const L = 'group="api",role="sut"';
-    expect(v(`redline_process_cgroup_cpu_limit_cores{${L}}`)).toBe(1.5);
-    expect(v(`redline_process_cgroup_cpu_seconds_total{${L}}`)).toBe(4);
-    expect(v(`redline_process_cgroup_periods_total{${L}}`)).toBe(400);
-    expect(v(`redline_process_cgroup_throttled_periods_total{${L}}`)).toBe(120);
-    expect(v(`redline_process_cgroup_throttled_seconds_total{${L}}`)).toBe(2.5);
-    expect(v(`redline_process_cgroup_memory_bytes{${L},type="current"}`)).toBe(268435456);
-    expect(v(`redline_process_cgroup_memory_bytes{${L},type="limit"}`)).toBe(1073741824);
-    expect(v(`redline_process_cgroup_pressure_seconds_total{${L},resource="cpu",kind="some"}`)).toBe(3);
-    expect(v(`redline_process_cgroup_pressure_seconds_total{${L},resource="cpu",kind="full"}`)).toBe(1);
+    expect(v(`redline_cgroup_cpu_limit_cores{${L}}`)).toBe(1.5);
+    expect(v(`redline_cgroup_cpu_seconds_total{${L}}`)).toBe(4);
+    expect(v(`redline_cgroup_cpu_periods_total{${L}}`)).toBe(400);
+    expect(v(`redline_cgroup_cpu_throttled_periods_total{${L}}`)).toBe(120);
+    expect(v(`redline_cgroup_cpu_throttled_seconds_total{${L}}`)).toBe(2.5);
+    expect(v(`redline_cgroup_memory_bytes{${L}}`)).toBe(268435456);
+    expect(v(`redline_cgroup_memory_limit_bytes{${L}}`)).toBe(1073741824);
+    expect(v(`redline_cgroup_pressure_seconds_total{${L},resource="cpu",kind="some"}`)).toBe(3);
+    expect(v(`redline_cgroup_pressure_seconds_total{${L},resource="cpu",kind="full"}`)).toBe(1);
     // The quota is lifted: the limit series goes away.
     t.write('docker/cpu.max', 'max 100000\n');
     await c.tick();
-    expect(v(`redline_process_cgroup_cpu_limit_cores{${L}}`)).toBeUndefined();
+    expect(v(`redline_cgroup_cpu_limit_cores{${L}}`)).toBeUndefined();
     await c.stop();
     proc.setProcRoot('/proc');
     fs.rmSync(t.root, { recursive: true, force: true });
@@ -577,7 +577,7 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
     const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
     const c = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag('api=api-server', 'sut')], procRoot: t.procRoot, cgroupRoot: t.cg });
     await c.tick();
-    expect(render(store, 'text')).not.toContain('redline_process_cgroup_');
+    expect(render(store, 'text')).not.toContain('redline_cgroup_');
     expect(read(store)('redline_process_count{group="api",role="sut"}')).toBe(1);
     await c.stop();
     proc.setProcRoot('/proc');

@@ -80,33 +80,34 @@ export const INJECTOR_CPU_CORES = family('gauge', 'redline_injector_cpu_cores', 
 
 export const CGROUP_CPU_LIMIT = family(
   'gauge',
-  'redline_process_cgroup_cpu_limit_cores',
+  'redline_cgroup_cpu_limit_cores',
   "CPU quota of the group's cgroup (cpu.max quota / period), in cores; absent without a quota or without cgroup v2. The cgroup is the one holding most of the group's processes.",
   GR,
 );
-export const CGROUP_CPU_USAGE = family('counter', 'redline_process_cgroup_cpu_seconds_total', "CPU time of the group's cgroup (cpu.stat usage_usec), in seconds.", GR);
+export const CGROUP_CPU_USAGE = family('counter', 'redline_cgroup_cpu_seconds_total', "CPU time of the group's cgroup (cpu.stat usage_usec), in seconds.", GR);
 export const CGROUP_THROTTLED_PERIODS = family(
   'counter',
-  'redline_process_cgroup_throttled_periods_total',
+  'redline_cgroup_cpu_throttled_periods_total',
   "Quota periods in which the group's cgroup was throttled (cpu.stat nr_throttled).",
   GR,
 );
-export const CGROUP_PERIODS = family('counter', 'redline_process_cgroup_periods_total', "Quota periods that elapsed with runnable tasks in the group's cgroup (cpu.stat nr_periods).", GR);
+export const CGROUP_PERIODS = family('counter', 'redline_cgroup_cpu_periods_total', "Quota periods that elapsed with runnable tasks in the group's cgroup (cpu.stat nr_periods).", GR);
 export const CGROUP_THROTTLED = family(
   'counter',
-  'redline_process_cgroup_throttled_seconds_total',
+  'redline_cgroup_cpu_throttled_seconds_total',
   "Time the group's cgroup was stopped by its CPU quota (cpu.stat throttled_usec), in seconds.",
   GR,
 );
-export const CGROUP_MEMORY = family(
+export const CGROUP_MEMORY = family('gauge', 'redline_cgroup_memory_bytes', "Memory charged to the group's cgroup (memory.current), in bytes.", GR);
+export const CGROUP_MEMORY_LIMIT = family(
   'gauge',
-  'redline_process_cgroup_memory_bytes',
-  "Memory of the group's cgroup by type: current (memory.current) and limit (memory.max; absent when unlimited), in bytes.",
-  [...GR, 'type'],
+  'redline_cgroup_memory_limit_bytes',
+  "Memory limit of the group's cgroup: the tightest memory.max on its path to the root, in bytes; absent when unlimited.",
+  GR,
 );
 export const CGROUP_PRESSURE = family(
   'counter',
-  'redline_process_cgroup_pressure_seconds_total',
+  'redline_cgroup_pressure_seconds_total',
   "Pressure stall time of the group's cgroup by resource (cpu, memory, io) and kind (some, full), from its *.pressure files, in seconds.",
   [...GR, 'resource', 'kind'],
 );

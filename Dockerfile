@@ -7,8 +7,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild unix-dgram
 COPY tsconfig.json tsconfig.build.json index.ts ./
+COPY agent ./agent
 COPY collector ./collector
 COPY core ./core
+COPY analysis ./analysis
 COPY exporters ./exporters
 COPY dashboards ./dashboards
 COPY bench ./bench

@@ -27,6 +27,8 @@ export class Series {
   sum = 0;
   count = 0;
   readonly summary: SummaryWindow | null;
+  /** Summaries computed elsewhere (OTLP): one value per family quantile, served instead of `summary`'s. */
+  quantileValues: Float64Array | null = null;
   /** Sets: distinct members seen in the current interval; `value` holds the last interval's size. */
   readonly members: Set<string> | null;
   updatedMs = 0;
@@ -139,6 +141,7 @@ export interface StatsdSeriesRequest {
 }
 
 type Collect = () => void;
+type Refresh = () => Promise<void>;
 
 export class Store {
   readonly families = new Map<string, Family>();
@@ -152,6 +155,7 @@ export class Store {
   readonly setIntervalMs: number;
   readonly now: () => number;
   private readonly collectors: Collect[] = [];
+  private readonly refreshers: Refresh[] = [];
   private readonly ttlFamilies = new Set<Family>();
   private readonly sets = new Set<Series>();
   /** Names a statsd family may not take, because an own family or a histogram part uses them. */
@@ -194,6 +198,19 @@ export class Store {
   /** Runs `fn` before every read of the store (a scrape), for values that are cheap to sample then. */
   onCollect(fn: Collect): void {
     this.collectors.push(fn);
+  }
+
+  /**
+   * Runs `fn` before every read by a sink that can wait (the /metrics handler, the OTLP push),
+   * for values only an asynchronous API gives (prom-client's default metrics).
+   */
+  onRefresh(fn: Refresh): void {
+    this.refreshers.push(fn);
+  }
+
+  /** Called by asynchronous sinks before `collect()`. Failures are isolated and leave values stale. */
+  async refresh(): Promise<void> {
+    await Promise.all(this.refreshers.map((fn) => fn().catch(() => undefined)));
   }
 
   /** Called by sinks before they read. Collector failures are isolated from each other. */

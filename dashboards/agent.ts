@@ -104,14 +104,15 @@ export function agentDashboard(): dashboard.DashboardBuilder {
       .withPanel(
         ts('Agent memory', U.bytes, 'Resident memory and V8 heap used of the agent.')
           .withTarget(prom(`max by (instance) ${agentOnly(`process_resident_memory_bytes{${F}}`)}`, '{{instance}} resident', 'A'))
-          .withTarget(prom(`max by (instance) ${agentOnly(`nodejs_heap_size_bytes{type="used", ${F}}`)}`, '{{instance}} heap used', 'B'))
+          .withTarget(prom(`max by (instance) ${agentOnly(`nodejs_heap_size_used_bytes{${F}}`)}`, '{{instance}} heap used', 'B'))
           .axisSoftMin(0)
           .span(6),
       )
       .withPanel(
         limitLine(
-          ts('Agent event-loop lag', U.seconds, 'Event-loop delay of the agent between scrapes (p99 and max): a lagging agent reads statsd late.')
-            .withTarget(prom(`max by (instance, quantile) ${agentOnly(`nodejs_eventloop_lag_seconds{quantile=~"0.99|1", ${F}}`)}`, '{{instance}} q{{quantile}}'))
+          ts('Agent event-loop lag', U.seconds, 'Event-loop delay of the agent between scrapes (p99 and max, as prom-client measures it): a lagging agent reads statsd late.')
+            .withTarget(prom(`max by (instance) ${agentOnly(`nodejs_eventloop_lag_p99_seconds{${F}}`)}`, '{{instance}} p99', 'A'))
+            .withTarget(prom(`max by (instance) ${agentOnly(`nodejs_eventloop_lag_max_seconds{${F}}`)}`, '{{instance}} max', 'B'))
             .axisSoftMin(0),
           [0.1, 'red'],
         ).span(6),

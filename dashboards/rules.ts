@@ -10,6 +10,7 @@
  * Annotation templates use only `{{ $labels.x }}`, which Prometheus and Grafana both understand
  * and which the generated promtool tests can expand exactly.
  */
+import { LIMITS } from '../analysis/thresholds.js';
 
 export type Severity = 'warning' | 'critical';
 
@@ -69,7 +70,7 @@ export const ALERT_RULES: AlertRule[] = [
     alert: 'RedlineEventLoopLagHigh',
     uid: 'redline-eventloop-lag-high',
     title: 'Event-loop lag p99 high',
-    expr: 'redline_nodejs_eventloop_lag_seconds{quantile="0.99", role!="injector"} >= 0.1',
+    expr: `redline_nodejs_eventloop_lag_seconds{quantile="0.99", role!="injector"} >= ${LIMITS.eventLoopLagSeconds}`,
     for: '1m',
     severity: 'warning',
     verdict: 'sut',
@@ -105,7 +106,7 @@ export const ALERT_RULES: AlertRule[] = [
     alert: 'RedlineEventLoopLagCritical',
     uid: 'redline-eventloop-lag-critical',
     title: 'Event-loop lag p99 above 1 s',
-    expr: 'redline_nodejs_eventloop_lag_seconds{quantile="0.99", role!="injector"} >= 1',
+    expr: `redline_nodejs_eventloop_lag_seconds{quantile="0.99", role!="injector"} >= ${LIMITS.eventLoopLagCriticalSeconds}`,
     for: '30s',
     severity: 'critical',
     verdict: 'sut',
@@ -132,7 +133,7 @@ export const ALERT_RULES: AlertRule[] = [
     alert: 'RedlineEventLoopSaturated',
     uid: 'redline-eventloop-saturated',
     title: 'Event loop saturated',
-    expr: 'redline_nodejs_eventloop_utilization{role!="injector"} >= 0.9',
+    expr: `redline_nodejs_eventloop_utilization{role!="injector"} >= ${LIMITS.eventLoopUtilisation}`,
     for: '1m',
     severity: 'warning',
     verdict: 'sut',
@@ -160,8 +161,8 @@ export const ALERT_RULES: AlertRule[] = [
     uid: 'redline-sut-cpu-saturated',
     title: 'SUT CPU saturated',
     expr:
-      'redline_process_busiest_thread_cpu_ratio{role="sut"} >= 0.9' +
-      ' or (instance:redline_host_cpu_busy:ratio >= 0.9 and on (env, instance) (redline_process_count{role="sut"} > 0))',
+      `redline_process_busiest_thread_cpu_ratio{role="sut"} >= ${LIMITS.sutThreadCores}` +
+      ` or (instance:redline_host_cpu_busy:ratio >= ${LIMITS.hostCpuBusy} and on (env, instance) (redline_process_count{role="sut"} > 0))`,
     for: '1m',
     severity: 'warning',
     verdict: 'sut',
@@ -208,8 +209,8 @@ export const ALERT_RULES: AlertRule[] = [
     uid: 'redline-injector-saturated',
     title: 'Injector saturated — results invalid',
     expr:
-      'redline_process_busiest_process_cpu_ratio{role="injector"} >= 0.8' +
-      ' or redline_nodejs_eventloop_lag_seconds{quantile="0.99", role="injector"} >= 0.1',
+      `redline_process_busiest_process_cpu_ratio{role="injector"} >= ${LIMITS.injectorProcessCores}` +
+      ` or redline_nodejs_eventloop_lag_seconds{quantile="0.99", role="injector"} >= ${LIMITS.eventLoopLagSeconds}`,
     for: '30s',
     severity: 'critical',
     verdict: 'injector',
@@ -246,7 +247,7 @@ export const ALERT_RULES: AlertRule[] = [
     uid: 'redline-fds-near-limit',
     title: 'File descriptors near the limit',
     // The verdict follows the role of the group: an injector out of fds is the injector's limit.
-    expr: 'label_replace(redline_process_fd_ratio >= 0.8, "verdict", "$1", "role", "(.+)")',
+    expr: `label_replace(redline_process_fd_ratio >= ${LIMITS.fdRatio}, "verdict", "$1", "role", "(.+)")`,
     for: '1m',
     severity: 'warning',
     summary: 'A process of {{ $labels.group }} ({{ $labels.role }}) uses at least 80% of its file descriptor limit',

@@ -104,7 +104,7 @@ export function render(store: Store, format: Format): string {
       case 'summary':
         for (const s of fam.series.values()) {
           const qs = fam.summaryOptions!.quantiles;
-          const values = s.summary!.quantiles(now);
+          const values = s.quantileValues ?? s.summary!.quantiles(now);
           for (let i = 0; i < qs.length; i++) {
             chunks.push(`${name}${withLabel(s.labels, 'quantile', String(qs[i]!.quantile))} ${formatValue(values[i]!)}\n`);
           }

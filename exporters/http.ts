@@ -21,6 +21,8 @@ export interface WebOptions {
   enableLifecycle: boolean;
   quit: () => void;
   version: string;
+  /** More GET endpoints by path (the analysis API), decided at construction. */
+  routes?: ReadonlyMap<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>;
 }
 
 export const SCRAPE_DURATION = 'redline_scrape_duration_seconds';
@@ -83,6 +85,8 @@ export class WebServer {
     if (path === this.opts.telemetryPath && (method === 'GET' || method === 'HEAD')) {
       return this.metrics(req, res);
     }
+    const route = this.opts.routes?.get(path);
+    if (route !== undefined) return route(req, res);
     switch (path) {
       case '/-/healthy':
         return text(res, 200, 'OK\n');
@@ -111,6 +115,7 @@ export class WebServer {
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const start = process.hrtime.bigint();
     const format = negotiate(req.headers.accept);
+    await this.store.refresh();
     const body = render(this.store, format);
     this.scrapeDuration.set([], Number(process.hrtime.bigint() - start) / 1e9);
     this.scrapes.inc([format]);

@@ -94,6 +94,27 @@ describe('redline command line', () => {
     expect(r.stderr).toContain(`${f}:3`);
     expect(r.stderr).toContain('statsd.bogus');
   });
+
+  it('refuses a bad process group in the config file, naming file and line, also with --check-config', () => {
+    const f = path.join(tmp(), 'redline.yaml');
+    fs.writeFileSync(f, 'host:\n  process_groups:\n    - name: db\n      role: database\n      comm: postgres\n');
+    for (const extra of [[], ['--check-config']]) {
+      const r = run([`--config=${f}`, ...extra]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`${f}:4: host.process_groups[0] (db): role must be sut, injector or other`);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  it('reads settings from the environment, under the flags', async () => {
+    const agent = await startAgent(['--statsd.max-series=11'], { REDLINE_STATSD_MAX_SERIES: '5', REDLINE_STATSD_CACHE_SIZE: '77' });
+    running.push(agent);
+    const text = await agent.metrics();
+    expect(parseValue(text, 'redline_statsd_max_series')).toBe(11);
+    const bad = spawnSync(process.execPath, [BIN, '--check-config'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000, env: { ...process.env, REDLINE_HOST_INTERVAL: 'often' } });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('environment variable REDLINE_HOST_INTERVAL: invalid duration "often"');
+  });
 });
 
 describe('host collector in the agent', () => {

@@ -8,7 +8,6 @@
  *   - every query of every generated dashboard, variables substituted, must return data over the
  *     test's time range, or be listed below with the reason it may be empty.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -20,7 +19,10 @@ import { stringify } from 'yaml';
 import { DASHBOARD_DIR, DASHBOARDS } from '../dashboards/generate.js';
 import { dashboardQueries, ruleQueries, substitute, type Query } from '../dashboards/promql.js';
 import { ALERT_RULES, prometheusRules } from '../dashboards/rules.js';
-import { eventually, ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
+import { ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
+import { freePort } from './helpers/net.js';
+import { start, stopAll, type Proc } from './helpers/process.js';
+import { eventually, waitFor } from './helpers/wait.js';
 
 const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
@@ -41,16 +43,14 @@ const MAY_BE_EMPTY: Array<[RegExp, string]> = [
 ];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-dash-e2e-'));
-const children: ChildProcess[] = [];
 let agent: AgentProcess | undefined;
-let prometheus: ChildProcess | undefined;
+let prometheus: Proc | undefined;
 let promUrl = '';
 let startedAt = 0;
 let sender: dgram.Socket | undefined;
 const timers: NodeJS.Timeout[] = [];
 const clients: net.Socket[] = [];
-let promLog = '';
-let spinner: ChildProcess | undefined;
+let spinner: Proc | undefined;
 
 function script(name: string, body: string): string {
   const p = path.join(dir, name);
@@ -112,29 +112,10 @@ server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
 });
 `);
 
-function spawnTracked(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.resume();
-  children.push(child);
-  return child;
-}
-
-function probed(file: string, role: 'sut' | 'injector', service: string): ChildProcess {
+function probed(file: string, role: 'sut' | 'injector', service: string): Proc {
   const env: NodeJS.ProcessEnv = { REDLINE_STATSD: `127.0.0.1:${agent!.udpPort}`, REDLINE_ROLE: role, REDLINE_SERVICE: service, REDLINE_PROBE_INTERVAL_MS: '1000' };
   if (fs.existsSync(PROBE)) env['NODE_OPTIONS'] = `--require ${PROBE}`;
-  return spawnTracked(process.execPath, [file], env);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+  return start(process.execPath, [file], { env });
 }
 
 async function promGet<T>(api: string, params: Record<string, string>): Promise<T> {
@@ -190,37 +171,20 @@ beforeAll(async () => {
       ],
     }),
   );
-  prometheus = spawn(
-    PROMETHEUS,
-    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  prometheus.stderr!.setEncoding('utf8');
-  prometheus.stderr!.on('data', (d: string) => (promLog = (promLog + d).slice(-4000)));
-  const ready = await eventually(
-    async () => fetch(`${promUrl}/-/ready`).then((r) => r.ok).catch(() => false),
-    (ok) => ok,
-    20_000,
-    200,
-  );
-  if (!ready) throw new Error(`prometheus did not become ready:\n${promLog}`);
+  prometheus = start(PROMETHEUS, [
+    `--config.file=${path.join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${promPort}`,
+    '--log.level=warn',
+  ]);
+  await waitFor(() => fetch(`${promUrl}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'Prometheus ready' });
 
   // The SUT and the first injector; the second injector joins a few seconds later (a ramp step).
   probed(SUT, 'sut', 'e2e-api');
-  spinner = spawnTracked(process.execPath, [SUT_SPINNER]);
-  const holder = spawnTracked('/bin/sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${HOLDER}"`]);
-  const holderPort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error('fd/backlog holder did not start')), 10_000);
-    holder.stdout!.on('data', (d: string) => {
-      out += d;
-      const m = /"port":(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-  });
+  spinner = start(process.execPath, [SUT_SPINNER]);
+  const holder = start('/bin/sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${HOLDER}"`]);
+  await holder.until(() => /"port":\d+/.test(holder.stdout()), { what: 'the fd/backlog holder port' });
+  const holderPort = Number(/"port":(\d+)/.exec(holder.stdout())![1]);
   // Fill the accept queue (backlog 1 holds 2) and keep knocking: the extra SYNs overflow it.
   for (let i = 0; i < 6; i++) {
     const c = net.connect({ host: '127.0.0.1', port: holderPort });
@@ -228,7 +192,7 @@ beforeAll(async () => {
     clients.push(c);
   }
   timers.push(setTimeout(() => probed(INJECTOR, 'injector', 'e2e-load'), 2000));
-  timers.push(setTimeout(() => spawnTracked(process.execPath, [IDLE_INJECTOR]), 6000));
+  timers.push(setTimeout(() => start(process.execPath, [IDLE_INJECTOR]), 6000));
 
   // Load-test traffic as an injector sends it, a few malformed lines, and later a cardinality
   // flood past --statsd.max-series so that Redline has to drop samples.
@@ -259,20 +223,7 @@ afterAll(async () => {
   health?.closeAllConnections();
   health?.close();
   sender?.close();
-  for (const c of children) {
-    try {
-      if (c.exitCode === null && c.signalCode === null) process.kill(c.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  if (prometheus?.pid && prometheus.exitCode === null) {
-    const exited = new Promise((r) => prometheus!.once('exit', r));
-    process.kill(prometheus.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (prometheus.exitCode === null && prometheus.signalCode === null) process.kill(prometheus.pid, 'SIGKILL');
-  }
-  await agent?.stop();
+  await stopAll();
   fs.rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
@@ -287,7 +238,7 @@ describe('dashboards and alerts against a real Prometheus', () => {
       for (const a of data.alerts) {
         if (a.state !== 'firing' || fired.has(a.labels['alertname']!)) continue;
         fired.set(a.labels['alertname']!, a.labels);
-        if (a.labels['alertname'] === 'RedlineSutCpuSaturated' && spinner?.pid && spinner.exitCode === null) process.kill(spinner.pid, 'SIGKILL');
+        if (a.labels['alertname'] === 'RedlineSutCpuSaturated') spinner?.signal('SIGKILL');
         firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s${process.env['E2E_DEBUG'] ? JSON.stringify(a.labels) : ''}`);
       }
       if (fired.size < wanted.size) await new Promise((r) => setTimeout(r, 1000));
@@ -299,7 +250,7 @@ describe('dashboards and alerts against a real Prometheus', () => {
     const wait = startedAt + minSeconds - Date.now() / 1000;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
     const missing = [...wanted].filter((n) => !fired.has(n));
-    expect(missing, `not firing after 90 s; prometheus log:\n${promLog}`).toEqual([]);
+    expect(missing, `not firing after 90 s; prometheus log:\n${prometheus?.stderr().slice(-4000)}`).toEqual([]);
     // The verdicts the overview dashboard reads.
     expect(fired.get('RedlineInjectorSaturated')).toMatchObject({ verdict: 'injector', env: ENV, run: RUN });
     expect(fired.get('RedlineSutCpuSaturated')).toMatchObject({ verdict: 'sut', env: ENV });

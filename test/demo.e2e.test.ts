@@ -5,12 +5,14 @@
  * scraped by a real Prometheus, and the overview dashboard's key queries must return the ramp.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, BIN } from './helpers/agent.js';
+import { freePort } from './helpers/net.js';
+import { run, start, stopAll, type Proc } from './helpers/process.js';
+import { waitFor } from './helpers/wait.js';
 import { dashboardQueries, substitute } from '../dashboards/promql.js';
 import type { DemoResult } from '../examples/demo/run.js';
 
@@ -19,61 +21,11 @@ const STEPS = 4;
 const STEP_SECONDS = 4;
 const RATE = 20;
 
-const running = new Set<ChildProcess>();
+afterAll(stopAll);
 
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return resolve();
-    const t = setTimeout(() => {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }, 5000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    process.kill(child.pid, 'SIGTERM');
-  });
-}
-
-afterAll(async () => {
-  await Promise.all([...running].map(kill));
-});
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function runDemo(args: string[], timeoutMs = 55_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'demo', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`demo did not finish within ${timeoutMs} ms:\n${stdout}\n${stderr}`)), timeoutMs);
-      child.once('exit', (c) => {
-        clearTimeout(t);
-        resolve(c);
-      });
-    });
-    return { code, stdout, stderr };
-  } finally {
-    await kill(child);
-    running.delete(child);
-  }
+async function runDemo(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await run(process.execPath, [BIN, 'demo', ...args], { cwd: ROOT, timeoutMs });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function demo(bottleneck: string, extra: string[] = []): Promise<DemoResult> {
@@ -95,7 +47,7 @@ function expectRamp(res: DemoResult): void {
 
 describe('redline demo', () => {
   let promDir = '';
-  let prometheus: ChildProcess | undefined;
+  let prometheus: Proc | undefined;
   let promPort = 0;
   let agentPort = 0;
 
@@ -107,20 +59,12 @@ describe('redline demo', () => {
       path.join(promDir, 'prometheus.yml'),
       `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: redline\n    static_configs:\n      - targets: ['127.0.0.1:${agentPort}']\n        labels: { env: demo }\n`,
     );
-    prometheus = spawn(PROMETHEUS, [`--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    running.add(prometheus);
-    prometheus.stderr!.resume();
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://127.0.0.1:${promPort}/-/ready`).then((r) => r.ok).catch(() => false);
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    prometheus = start(PROMETHEUS, [`--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn']);
+    await waitFor(() => fetch(`http://127.0.0.1:${promPort}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, what: 'Prometheus ready' });
   });
 
   afterAll(async () => {
-    if (prometheus) await kill(prometheus);
+    await prometheus?.stop();
     fs.rmSync(promDir, { recursive: true, force: true });
   });
 
@@ -229,25 +173,19 @@ describe('redline demo', () => {
   });
 
   it('stops every process it started on SIGINT', async () => {
-    const child = spawn(process.execPath, [BIN, 'demo', '--steps=3', '--step-seconds=4'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr!.resume();
+    const child = start(process.execPath, [BIN, 'demo', '--steps=3', '--step-seconds=4'], { cwd: ROOT });
     try {
       // Wait for the first step line: agent, service and one injector are running.
-      for (let i = 0; i < 150 && !/^\s+1\s+1\s/m.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      const out = await child.until(() => /^\s+1\s+1\s/m.test(child.stdout()), { timeoutMs: 30_000, what: 'the first step line' });
       const service = /service http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       expect(service, out).not.toBeNull();
       const kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
       expect(kids.length).toBeGreaterThanOrEqual(3);
-      const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-      process.kill(child.pid!, 'SIGINT');
-      expect(await exited).toBe(130);
+      child.signal('SIGINT');
+      expect((await child.exited).code).toBe(130);
       for (const pid of kids) expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')).toBe(false);
     } finally {
-      await kill(child);
-      running.delete(child);
+      await child.stop();
     }
   });
 });

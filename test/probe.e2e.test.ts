@@ -3,13 +3,14 @@
  * to a real agent; and the agent's HTTP probe against a local server that slows down and fails.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startAgent, eventually, parseValue, ROOT, type AgentProcess } from './helpers/agent.js';
+import { start, stopAll, type Proc } from './helpers/process.js';
 
 const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-probe-'));
@@ -36,36 +37,19 @@ setTimeout(() => { child.kill(); process.exit(0); }, 15000);
 `);
 
 let agent: AgentProcess;
-const programs: ChildProcess[] = [];
 
 beforeAll(async () => {
   agent = await startAgent(['--host.enabled=true', '--sut', 'blocker=blocker\\.js', '--host.interval=500ms']);
 });
 afterAll(async () => {
-  for (const p of programs) {
-    try {
-      process.kill(p.pid!, 'SIGKILL');
-    } catch {
-      // Already exited.
-    }
-  }
-  await agent?.stop();
+  await stopAll();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function run(file: string, extraNodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, [...extraNodeArgs, file], {
-    env: {
-      ...process.env,
-      NODE_OPTIONS: `--require ${PROBE}`,
-      REDLINE_STATSD: `127.0.0.1:${agent.udpPort}`,
-      REDLINE_PROBE_INTERVAL_MS: '1000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function run(file: string, extraNodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
+  return start(process.execPath, [...extraNodeArgs, file], {
+    env: { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${agent.udpPort}`, REDLINE_PROBE_INTERVAL_MS: '1000', ...env },
   });
-  programs.push(child);
-  return child;
 }
 
 /** `name{…}` with the labels in the order the agent serves them (sorted by name). */
@@ -125,8 +109,8 @@ describe('event-loop probe', () => {
 
   it('reports a child of a probed program under the child\'s own pid', async () => {
     const parent = run(PARENT, [], { REDLINE_SERVICE: 'family' });
-    const line = await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
-    const childPid = (JSON.parse(line) as { child: number }).child;
+    await parent.until(() => parent.stdout().includes('\n'), { what: 'the child pid line' });
+    const childPid = (JSON.parse(parent.stdout().split('\n')[0]!) as { child: number }).child;
     const text = await eventually(
       () => agent.metrics(),
       (t) => t.includes(`pid="${childPid}"`) && t.includes(`pid="${parent.pid}"`),

@@ -8,13 +8,15 @@
  *   agent; the assertions are on the Prometheus names the dashboards read.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { startAgent, eventually, parseValue, ROOT, type AgentProcess } from './helpers/agent.js';
-import { parseExposition, sum, select } from '../examples/demo/scrape.js';
+import { startAgent, ROOT, type AgentProcess } from './helpers/agent.js';
+import { parseExposition, sum, select, valueOf } from './helpers/exposition.js';
+import { run, start, stopAll } from './helpers/process.js';
+import { eventually } from './helpers/wait.js';
 
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const EX = path.join(ROOT, 'examples');
@@ -22,70 +24,21 @@ const pyHas = (mods: string): boolean => spawnSync(PYTHON, ['-c', `import ${mods
 /** A syntax check that writes no bytecode next to the recipe (py_compile would). */
 const pySyntax = (file: string) => spawnSync(PYTHON, ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', file], { encoding: 'utf8' });
 
-let sut: ChildProcess;
 let target = '';
-const children = new Set<ChildProcess>();
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return resolve();
-    const t = setTimeout(() => {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }, 5000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    process.kill(child.pid, 'SIGTERM');
-  });
-}
+afterAll(stopAll);
 
 /** Runs a command to completion (bounded), returning its exit code and output. */
-async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 40_000): Promise<{ code: number | null; out: string }> {
+async function runCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
   // No __pycache__ left in examples/ by the Python recipes.
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${cmd} ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${out.slice(-3000)}`)), timeoutMs);
-      child.once('exit', (c) => {
-        clearTimeout(t);
-        resolve(c);
-      });
-    });
-    return { code, out };
-  } finally {
-    await stop(child);
-    children.delete(child);
-  }
+  const r = await run(cmd, args, { cwd: ROOT, env: { PYTHONDONTWRITEBYTECODE: '1', ...env }, timeoutMs });
+  return { code: r.code, out: r.output };
 }
 
 beforeAll(async () => {
-  sut = spawn(process.execPath, [path.join(ROOT, 'dist', 'examples', 'demo', 'sut.js'), '--port=0', '--login-ms=1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
-  children.add(sut);
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error('demo service did not start')), 15_000);
-    sut.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      if (buf.includes('\n')) {
-        clearTimeout(t);
-        resolve(buf.split('\n')[0]!);
-      }
-    });
-  });
-  target = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-});
-
-afterAll(async () => {
-  await Promise.all([...children].map(stop));
+  const sut = start(process.execPath, [path.join(ROOT, 'dist', 'examples', 'demo', 'sut.js'), '--port=0', '--login-ms=1'], { cwd: ROOT });
+  await sut.until(() => sut.stdout().includes('\n'), { what: 'the demo service port line' });
+  target = `http://127.0.0.1:${(JSON.parse(sut.stdout().split('\n')[0]!) as { port: number }).port}`;
 });
 
 async function withAgent(preset: string, fn: (agent: AgentProcess) => Promise<void>): Promise<void> {
@@ -111,7 +64,7 @@ async function replay(file: string, port: number): Promise<number> {
 describe('node-hotshots recipe', () => {
   it('runs against the demo service and lands under the dashboard names', async () => {
     await withAgent('loadtest', async (agent) => {
-      const r = await run(process.execPath, [path.join(EX, 'node-hotshots', 'injector.mjs'), `--target=${target}`, '--rate=10', '--duration=2', `--statsd=127.0.0.1:${agent.udpPort}`]);
+      const r = await runCmd(process.execPath, [path.join(EX, 'node-hotshots', 'injector.mjs'), `--target=${target}`, '--rate=10', '--duration=2', `--statsd=127.0.0.1:${agent.udpPort}`]);
       expect(r.code, r.out).toBe(0);
       const m = parseExposition(
         await eventually(
@@ -149,7 +102,7 @@ describe('gevent recipe', () => {
 
   it.skipIf(!pyHas('gevent, statsd'))('runs with gevent and the statsd client, mapped by --preset gevent', async () => {
     await withAgent('gevent', async (agent) => {
-      const r = await run(PYTHON, [path.join(EX, 'gevent', 'loadtest.py'), `--target=${target}`, '--users=4', '--think=0.2', '--duration=2', `--statsd=127.0.0.1:${agent.udpPort}`, '--scenario=checkout']);
+      const r = await runCmd(PYTHON, [path.join(EX, 'gevent', 'loadtest.py'), `--target=${target}`, '--users=4', '--think=0.2', '--duration=2', `--statsd=127.0.0.1:${agent.udpPort}`, '--scenario=checkout']);
       expect(r.code, r.out).toBe(0);
       const text = await eventually(
         () => agent.metrics(),
@@ -159,7 +112,7 @@ describe('gevent recipe', () => {
       const logins = sum(m, 'loadtest_requests_total', { scenario: 'checkout', step: 'login' });
       expect(logins).toBeGreaterThanOrEqual(4);
       expect(sum(m, 'loadtest_request_duration_seconds_count', { scenario: 'checkout', step: 'work' })).toBeGreaterThanOrEqual(4);
-      expect(parseValue(text, `loadtest_errors_total{scenario="checkout",step="login"}`)).toBeUndefined();
+      expect(valueOf(text, `loadtest_errors_total{scenario="checkout",step="login"}`)).toBeUndefined();
       const users = select(m, 'loadtest_active_users', { scenario: 'checkout' });
       expect(users.length).toBe(1);
       expect(users[0]!.labels['pid']).toMatch(/^\d+$/);
@@ -177,7 +130,7 @@ describe('locust recipe', () => {
 
   it.skipIf(!pyHas('locust, statsd'))('runs headless with the event hooks, mapped by --preset locust', async () => {
     await withAgent('locust', async (agent) => {
-      const r = await run(
+      const r = await runCmd(
         PYTHON,
         ['-m', 'locust', '-f', path.join(EX, 'locust', 'locustfile.py'), '--headless', '-u', '4', '-r', '4', '-t', '3s', '--host', target, '--only-summary'],
         { REDLINE_STATSD: `127.0.0.1:${agent.udpPort}` },

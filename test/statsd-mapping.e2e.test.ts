@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAgent, eventually, type AgentProcess } from './helpers/agent.js';
+import { samples, valueWith } from './helpers/exposition.js';
 
 const MAPPING = `
 defaults:
@@ -89,31 +90,6 @@ mappings:
   name: "dropped"
 `;
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Exposition text into samples (label values here hold no escaped quotes). */
-function samples(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** The value of the series with exactly these labels, or undefined. */
-function valueOf(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const want = JSON.stringify(Object.entries(labels).sort());
-  return samples(text).find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want)?.value;
-}
-
 let agent: AgentProcess;
 let dir: string;
 
@@ -165,64 +141,63 @@ afterAll(async () => {
 describe('statsd_exporter README mapping examples through the real agent', () => {
   it('glob captures into labels and names; unmatched names escaped', async () => {
     const t = await agent.metrics();
-    expect(valueOf(t, 'dispatcher_events_total', { processor: 'FooProcessor', action: 'send', outcome: 'success', job: 'test_dispatcher' })).toBe(3);
-    expect(valueOf(t, 'signup_events_total', { provider: 'facebook', outcome: 'failure', job: 'foo_product_server' })).toBe(3);
-    expect(valueOf(t, 'test_web_server_foo_bar')).toBe(5);
-    expect(valueOf(t, 'api_calls_total', { api: 'users' })).toBe(4);
+    expect(valueWith(t, 'dispatcher_events_total', { processor: 'FooProcessor', action: 'send', outcome: 'success', job: 'test_dispatcher' })).toBe(3);
+    expect(valueWith(t, 'signup_events_total', { provider: 'facebook', outcome: 'failure', job: 'foo_product_server' })).toBe(3);
+    expect(valueWith(t, 'test_web_server_foo_bar')).toBe(5);
+    expect(valueWith(t, 'api_calls_total', { api: 'users' })).toBe(4);
   });
 
   it('per-mapping histogram buckets; timers in seconds', async () => {
     const t = await agent.metrics();
     const l = { provider: 'b', outcome: 'c', job: 'a_server' };
-    expect(valueOf(t, 'my_timer_bucket', { ...l, le: '0.01' })).toBe(0);
-    expect(valueOf(t, 'my_timer_bucket', { ...l, le: '0.025' })).toBe(1);
-    expect(valueOf(t, 'my_timer_bucket', { ...l, le: '0.1' })).toBe(2);
-    expect(valueOf(t, 'my_timer_bucket', { ...l, le: '+Inf' })).toBe(2);
-    expect(valueOf(t, 'my_timer_count', l)).toBe(2);
-    expect(valueOf(t, 'my_timer_sum', l)).toBeCloseTo(0.09, 9);
+    expect(valueWith(t, 'my_timer_bucket', { ...l, le: '0.01' })).toBe(0);
+    expect(valueWith(t, 'my_timer_bucket', { ...l, le: '0.025' })).toBe(1);
+    expect(valueWith(t, 'my_timer_bucket', { ...l, le: '0.1' })).toBe(2);
+    expect(valueWith(t, 'my_timer_bucket', { ...l, le: '+Inf' })).toBe(2);
+    expect(valueWith(t, 'my_timer_count', l)).toBe(2);
+    expect(valueWith(t, 'my_timer_sum', l)).toBeCloseTo(0.09, 9);
   });
 
   it('summary when the mapping asks for one, with its quantiles', async () => {
     const t = await agent.metrics();
     expect(t).toContain('# TYPE my_summary summary');
-    expect(valueOf(t, 'my_summary', { provider: 'aws', quantile: '0.5' })).toBeCloseTo(0.1, 9);
-    expect(valueOf(t, 'my_summary_count', { provider: 'aws' })).toBe(1);
+    expect(valueWith(t, 'my_summary', { provider: 'aws', quantile: '0.5' })).toBeCloseTo(0.1, 9);
+    expect(valueWith(t, 'my_summary_count', { provider: 'aws' })).toBe(1);
     expect(samples(t).some((s) => s.name === 'my_summary' && s.labels.quantile === '0.99')).toBe(false);
   });
 
   it('help text; mapping labels win over tags unless honor_labels', async () => {
     const t = await agent.metrics();
     expect(t).toContain('# HELP http_requests_total Total number of http requests');
-    expect(valueOf(t, 'http_requests_total', { code: '200' })).toBe(1);
-    expect(valueOf(t, 'honored_requests_total', { code: '500' })).toBe(1);
-    expect(valueOf(t, 'honored_requests_total', { code: '404' })).toBe(1);
+    expect(valueWith(t, 'http_requests_total', { code: '200' })).toBe(1);
+    expect(valueWith(t, 'honored_requests_total', { code: '500' })).toBe(1);
+    expect(valueWith(t, 'honored_requests_total', { code: '404' })).toBe(1);
   });
 
   it('match_metric_type, scale', async () => {
     const t = await agent.metrics();
-    expect(valueOf(t, 'test_foo', { provider: 'aws' })).toBe(1);
-    expect(valueOf(t, 'test_foo_aws')).toBe(7);
-    expect(valueOf(t, 'foo_latency_seconds_sum')).toBeCloseTo(1.5, 9);
-    expect(valueOf(t, 'foo_latency_seconds_count')).toBe(1);
+    expect(valueWith(t, 'test_foo', { provider: 'aws' })).toBe(1);
+    expect(valueWith(t, 'test_foo_aws')).toBe(7);
+    expect(valueWith(t, 'foo_latency_seconds_sum')).toBeCloseTo(1.5, 9);
+    expect(valueWith(t, 'foo_latency_seconds_count')).toBe(1);
   });
 
   it('regex rules with captures and $0; drop', async () => {
     const t = await agent.metrics();
-    expect(valueOf(t, 'request_total', { hostname: 'web01', exec: 'checkout', protocol: 'https', code: '503' })).toBe(1);
-    expect(valueOf(t, 'zero_total', { statsd_metric_name: 'zero.my.metric' })).toBe(6);
+    expect(valueWith(t, 'request_total', { hostname: 'web01', exec: 'checkout', protocol: 'https', code: '503' })).toBe(1);
+    expect(valueWith(t, 'zero_total', { statsd_metric_name: 'zero.my.metric' })).toBe(6);
     expect(samples(t).some((s) => s.name.startsWith('drop_') || s.name === 'dropped')).toBe(false);
-    expect(valueOf(t, 'redline_statsd_mapping_drops_total')).toBe(1);
+    expect(valueWith(t, 'redline_statsd_mapping_drops_total')).toBe(1);
   });
 
   it('ttl: a series expires after its mapping ttl without updates', async () => {
     const gone = await eventually(
       () => agent.metrics(),
       (t) => !t.includes('short_lived{'),
-      10_000,
-      200,
+      { timeoutMs: 20_000, intervalMs: 200 },
     );
     expect(gone).not.toContain('short_lived{');
     // Others (no ttl) stay.
-    expect(valueOf(gone, 'test_web_server_foo_bar')).toBe(5);
+    expect(valueWith(gone, 'test_web_server_foo_bar')).toBe(5);
   });
 });

@@ -2,7 +2,7 @@
  * The host collector against real child processes and the real /proc.
  */
 import { describe, it, expect, afterAll, afterEach } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,42 +11,26 @@ import { fileURLToPath } from 'node:url';
 import { Store } from '../../core/store.js';
 import { render } from '../../exporters/exposition.js';
 import { HostCollector } from './collector.js';
-import { parseGroupFlag, parseHostConfig } from './groups.js';
+import { parseGroupFlag } from './groups.js';
 import * as proc from './procfs.js';
+import { valueOf } from '../../test/helpers/exposition.js';
+import { start, stopAll, type Proc } from '../../test/helpers/process.js';
 
 const TARGET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/target.py');
-const children: ChildProcess[] = [];
 const sockets: net.Socket[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
 });
-afterAll(() => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid!, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-});
+afterAll(stopAll);
 
 /** A target process; `output()` is everything it printed so far. */
-async function target(tag: string, args: string[] = []): Promise<{ child: ChildProcess; pid: number; port: number | null; output: () => string }> {
-  const child = spawn('python3', [TARGET, '--tag', tag, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      if (out.includes('\n')) resolve(out.split('\n')[0]!);
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (c) => reject(new Error(`target ${tag} exited with ${c}`)));
-  });
-  const { pid, port } = JSON.parse(line) as { pid: number; port: number | null };
-  return { child, pid, port, output: () => out };
+async function target(tag: string, args: string[] = []): Promise<{ proc: Proc; child: ChildProcess; pid: number; port: number | null; output: () => string }> {
+  const p = start('python3', [TARGET, '--tag', tag, ...args]);
+  await p.until(() => p.stdout().includes('\n'), { what: `target ${tag}'s first line` });
+  const { pid, port } = JSON.parse(p.stdout().split('\n')[0]!) as { pid: number; port: number | null };
+  return { proc: p, child: p.child, pid, port, output: () => p.stdout() };
 }
 
 /** A Node process holding `files` open files, `sockets` bound UDP sockets and `workers` worker threads. */
@@ -59,43 +43,19 @@ async function nodeTarget(tag: string, files: number, sockets: number, workers: 
     `for (let i = 0; i < ${sockets}; i++) { const s = dgram.createSocket('udp4'); keep.push(s); s.bind(0, '127.0.0.1', () => { bound++; ready(); }); }`,
     'ready(); setTimeout(() => process.exit(0), 120000);',
   ].join('\n');
-  const child = spawn(process.execPath, ['-e', script, '--', '--tag', tag], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (c) => reject(new Error(`node target ${tag} exited with ${c}`)));
-  });
+  const p = start(process.execPath, ['-e', script, '--', '--tag', tag]);
+  await p.until(() => p.stdout().includes('ready'), { what: `node target ${tag} ready` });
+  const child = p.child;
   // Let workers finish starting their own threads' housekeeping.
   await sleep(200);
   return { child, pid: child.pid! };
 }
 
-function kill(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    try {
-      process.kill(c.pid!, 'SIGKILL');
-    } catch {
-      resolve();
-    }
-  });
-}
 
 function setup(flags: [string, 'sut' | 'injector'][], perProcess = false) {
   const store = new Store({ maxSeries: 1000, setIntervalMs: 1000 });
   const collector = new HostCollector(store, { intervalMs: 1000, perProcess, groups: flags.map(([f, r]) => parseGroupFlag(f, r)) });
-  const value = (series: string): number | undefined => {
-    for (const line of render(store, 'text').split('\n')) {
-      const sp = line.lastIndexOf(' ');
-      if (line.slice(0, sp) === series) return Number(line.slice(sp + 1));
-    }
-    return undefined;
-  };
+  const value = (series: string): number | undefined => valueOf(render(store, 'text'), series);
   return { store, collector, value };
 }
 
@@ -270,15 +230,15 @@ describe('process groups from /proc', () => {
     const { collector, value } = setup([[`locust=--tag ${tag}`, 'injector']]);
     await collector.tick();
     expect(value('redline_injector_processes{group="locust"}')).toBe(0);
-    const procs: ChildProcess[] = [];
+    const procs: Proc[] = [];
     for (let n = 1; n <= 3; n++) {
-      procs.push((await target(tag)).child);
+      procs.push((await target(tag)).proc);
       await collector.tick();
       expect(value('redline_injector_processes{group="locust"}')).toBe(n);
     }
     const cpuBefore = value(`redline_process_cpu_seconds_total{${g('locust', 'injector')},mode="user"}`)!;
     for (let n = 2; n >= 0; n--) {
-      await kill(procs.pop()!);
+      await procs.pop()!.stop();
       await collector.tick();
       expect(value('redline_injector_processes{group="locust"}')).toBe(n);
     }
@@ -322,7 +282,7 @@ describe('process groups from /proc', () => {
     await collector.tick();
     expect(collector.groupOf(t.pid)).toEqual({ group: 'api', role: 'sut' });
     expect(collector.groupOf(process.pid)).toBeUndefined();
-    await kill(t.child);
+    await t.proc.stop();
     await collector.tick();
     expect(collector.groupOf(t.pid)).toBeUndefined();
     await collector.stop();
@@ -330,27 +290,22 @@ describe('process groups from /proc', () => {
 
   it('counts a process that exec()s into a group\'s command line within 2 ticks (same interpreter, same comm)', async () => {
     const tag = `exec${process.pid}`;
+    const flag = path.join(os.tmpdir(), `redline-exec-${process.pid}`);
+    fs.rmSync(flag, { force: true });
     // A Python that is not a member yet, then exec()s another Python whose command line matches.
-    const script = `import os, sys, time\nprint('up', flush=True)\nsys.stdin.readline()\nos.execv(sys.executable, [sys.executable, ${JSON.stringify(TARGET)}, '--tag', '${tag}'])`;
-    const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(child);
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const script = `import os, sys, time\nprint('up', flush=True)\nwhile not os.path.exists(${JSON.stringify(flag)}): time.sleep(0.02)\nos.execv(sys.executable, [sys.executable, ${JSON.stringify(TARGET)}, '--tag', '${tag}'])`;
+    const p = start('python3', ['-c', script]);
+    await p.until((o) => o.includes('up'), { what: 'the pre-exec process' });
     const { collector, value } = setup([[`locust=--tag ${tag}`, 'injector']]);
     await collector.tick();
     await collector.tick();
     expect(value('redline_injector_processes{group="locust"}')).toBe(0);
-    let out = '';
-    const ready = new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('"pid"')) resolve();
-      }),
-    );
-    child.stdin!.write('go\n');
-    await ready;
+    fs.writeFileSync(flag, '');
+    await p.until((o) => o.includes('"pid"'), { what: 'the exec()ed target' });
+    fs.rmSync(flag, { force: true });
     // Unmatched processes are checked every other tick: counted within 2 ticks.
     expect(await tickUntil(collector, () => value('redline_injector_processes{group="locust"}') === 1, 2, 0)).toBe(true);
-    expect(collector.groupOf(child.pid!)).toEqual({ group: 'locust', role: 'injector' });
+    expect(collector.groupOf(p.pid)).toEqual({ group: 'locust', role: 'injector' });
     // Other processes on the machine may exec too: at least this one was classified again.
     expect(value('redline_host_collector_reclassified_total')).toBeGreaterThanOrEqual(1);
     expect(value(`redline_process_started_total{${g('locust', 'injector')}}`)).toBe(1);
@@ -359,38 +314,35 @@ describe('process groups from /proc', () => {
 
   it('counts a process without a readable environment that exec()s into another program', async () => {
     const tag = `execcomm${process.pid}`;
+    const flag = path.join(os.tmpdir(), `redline-execcomm-${process.pid}`);
+    fs.rmSync(flag, { force: true });
     // env -i: an empty environment, so the exec check falls back to the comm (sh, then python3).
-    const child = spawn('env', ['-i', '/bin/sh', '-c', `read x; exec python3 ${TARGET} --tag exec""comm${process.pid}`], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(child);
+    // The shell's own command line must not match: the tag is split by an empty quote.
+    const p = start('env', ['-i', '/bin/sh', '-c', `echo up; while [ ! -e ${flag} ]; do sleep 0.05; done; exec python3 ${TARGET} --tag exec""comm${process.pid}`]);
+    await p.until((o) => o.includes('up'), { what: 'the shell' });
     const { collector, value } = setup([[`locust=--tag ${tag}`, 'injector']]);
-    expect(await tickUntil(collector, () => (fs.readFileSync(`/proc/${child.pid}/comm`, 'latin1') === 'sh\n'), 40, 50)).toBe(true);
+    await collector.tick();
     await collector.tick();
     expect(value('redline_injector_processes{group="locust"}')).toBe(0);
-    let out = '';
-    const ready = new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('"pid"')) resolve();
-      }),
-    );
-    child.stdin!.write('go\n');
-    await ready;
-    // Unmatched processes are checked every other tick: counted within 2 ticks.
+    fs.writeFileSync(flag, '');
+    await p.until((o) => o.includes('"pid"'), { what: 'the exec()ed target' });
+    fs.rmSync(flag, { force: true });
     expect(await tickUntil(collector, () => value('redline_injector_processes{group="locust"}') === 1, 2, 0)).toBe(true);
+    expect(collector.groupOf(p.pid)).toEqual({ group: 'locust', role: 'injector' });
     await collector.stop();
   });
 
   it('never counts the agent\'s own launcher chain (npm, npx, sh -c ancestors holding its patterns)', async () => {
     const tag = `launch${process.pid}`;
     // sh -c "<agent stand-in> --tag X; :" — the shell stays the parent and its command line holds the pattern.
-    const child = spawn('/bin/sh', ['-c', `python3 ${TARGET} --tag ${tag}; :`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
-    const agentPid = (JSON.parse(line.split('\n')[0]!) as { pid: number }).pid;
+    const sh = start('/bin/sh', ['-c', `python3 ${TARGET} --tag ${tag}; :`]);
+    await sh.until((o) => o.includes('\n'), { what: 'the stand-in agent' });
+    const agentPid = (JSON.parse(sh.stdout().split('\n')[0]!) as { pid: number }).pid;
     const another = await target(tag);
     const store = new Store({ maxSeries: 1000, setIntervalMs: 1000 });
     const collector = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag(`api=--tag ${tag}`, 'sut')], selfPid: agentPid });
     await collector.tick();
+    const child = sh.child;
     // Only the other process: not the stand-in agent, not the shell that launched it.
     expect(collector.groupOf(another.pid)).toEqual({ group: 'api', role: 'sut' });
     expect(collector.groupOf(agentPid)).toBeUndefined();
@@ -586,15 +538,10 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
 });
 
 describe('group configuration', () => {
-  it('parses flags and the redline.yaml section, refusing bad input clearly', () => {
+  it('parses --sut/--injector values, refusing bad input clearly', () => {
     expect(parseGroupFlag('api=node server.js', 'sut').cmdline![0]!.test('/usr/bin/node server.js')).toBe(true);
     expect(() => parseGroupFlag('noequals', 'sut')).toThrow(/NAME=REGEX/);
     expect(() => parseGroupFlag('api=(', 'sut')).toThrow(/invalid regex/);
-    const cfg = parseHostConfig({ process_groups: [{ name: 'db', role: 'sut', comm: ['arangod'] }, { name: 'gevent', role: 'injector', cmdline: ['python.*locustfile'] }] }, 'redline.yaml');
-    expect(cfg.groups).toHaveLength(2);
-    expect(cfg.groups![0]!.comm).toEqual(['arangod']);
-    expect(() => parseHostConfig({ process_groups: [{ name: 'x', role: 'boss', comm: 'x' }] }, 'redline.yaml')).toThrow(/role must be/);
-    expect(() => parseHostConfig({ process_groups: [{ name: 'x', colour: 'red' }] }, 'redline.yaml')).toThrow(/unknown key/);
   });
 });
 

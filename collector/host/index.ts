@@ -7,8 +7,8 @@ import type { PidGroups } from '../../core/pid-groups.js';
 
 export { HostCollector, FallbackCollector };
 export type { HostOptions };
-export { parseGroupFlag, parseHostConfig, matches, ROLES } from './groups.js';
-export type { GroupSpec, Role, HostFileOptions } from './groups.js';
+export { parseGroupFlag, matches, ROLES } from './groups.js';
+export type { GroupSpec, Role } from './groups.js';
 
 export interface RunningCollector extends PidGroups {
   start(): void;

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Store } from '../../core/store.js';
 import { render } from '../../exporters/exposition.js';
 import { HttpProbe, parseHttpTargetFlag } from './http.js';
+import { valueOf } from '../../test/helpers/exposition.js';
 
 describe('parseHttpTargetFlag', () => {
   it('splits NAME=URL at the first =', () => {
@@ -35,10 +36,7 @@ async function listen<S extends http.Server | net.Server>(s: S): Promise<number>
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   return (s.address() as AddressInfo).port;
 }
-const line = (text: string, series: string): number | undefined => {
-  const l = text.split('\n').find((x) => x.startsWith(series + ' '));
-  return l === undefined ? undefined : Number(l.slice(series.length + 1));
-};
+const line = valueOf;
 
 describe('HttpProbe', () => {
   it('classifies every outcome and keeps up, duration and counts per target', async () => {

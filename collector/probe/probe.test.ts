@@ -4,17 +4,18 @@
  * the package name).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, stopAll, type Proc } from '../../test/helpers/process.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-probe-wire-'));
-const children: ChildProcess[] = [];
 const sockets: dgram.Socket[] = [];
 
 interface Line {
@@ -45,15 +46,13 @@ async function receiver(type: 'udp4' | 'udp6' = 'udp4'): Promise<{ port: number;
   return { port: sock.address().port, packets };
 }
 
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+/** Waits for `cond`; the assertions after it say what was missing. */
+async function until(cond: () => boolean): Promise<void> {
+  await waitFor(cond, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => {});
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, cwd = dir): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return child;
+function run(args: string[], env: NodeJS.ProcessEnv, cwd = dir): Proc {
+  return start(process.execPath, args, { cwd, env });
 }
 
 const lines = (packets: string[]): Line[] => packets.flatMap((p) => p.split('\n')).map(parse).filter((l): l is Line => l !== null);
@@ -62,14 +61,8 @@ beforeAll(() => {
   expect(fs.existsSync(PROBE), `${PROBE} missing: run npm run build`).toBe(true);
   fs.writeFileSync(path.join(dir, 'wait.js'), 'setTimeout(() => {}, 6000);\n');
 });
-afterAll(() => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid!, 'SIGKILL');
-    } catch {
-      // Already exited.
-    }
-  }
+afterAll(async () => {
+  await stopAll();
   for (const s of sockets) s.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -85,8 +78,8 @@ describe('probe wire format', () => {
       REDLINE_SERVICE: '',
     });
     const reports = (): number => lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_utilization').length;
-    await until(() => reports() >= 3, 10_000);
-    child.kill('SIGKILL');
+    await until(() => reports() >= 3);
+    await child.stop();
     expect(reports()).toBeGreaterThanOrEqual(3);
     // Batched: a report is a couple of datagrams, not one per metric, none above 1400 bytes.
     for (const p of rx.packets) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(1400);
@@ -136,8 +129,8 @@ describe('probe wire format', () => {
     fs.writeFileSync(path.join(dir, 'stall.js'), 'setTimeout(() => { const end = Date.now() + 1500; while (Date.now() < end) {} }, 300);\nsetTimeout(() => {}, 4000);\n');
     const child = run([path.join(dir, 'stall.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });
     const maxLag = (): number => Math.max(0, ...lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_lag_seconds' && l.tags['quantile'] === '1').map((l) => l.value));
-    await until(() => maxLag() > 1, 10_000);
-    child.kill('SIGKILL');
+    await until(() => maxLag() > 1);
+    await child.stop();
     expect(maxLag()).toBeGreaterThan(1.2);
     expect(maxLag()).toBeLessThan(3);
     // The report right after the stall shows a busy loop.
@@ -149,9 +142,9 @@ describe('probe wire format', () => {
     const c1 = run([path.join(dir, 'wait.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `localhost:${v4.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });
     const v6 = await receiver('udp6');
     const c2 = run([path.join(dir, 'wait.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `[::1]:${v6.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });
-    await until(() => v4.packets.length > 0 && v6.packets.length > 0, 10_000);
-    c1.kill('SIGKILL');
-    c2.kill('SIGKILL');
+    await until(() => v4.packets.length > 0 && v6.packets.length > 0);
+    await c1.stop();
+    await c2.stop();
     expect(v4.packets.length).toBeGreaterThan(0);
     expect(v6.packets.length).toBeGreaterThan(0);
     // A port that is not a port: the program still runs, prints and exits 0.
@@ -172,13 +165,11 @@ describe('probe wire format', () => {
       "const { Worker } = require('node:worker_threads');\nfor (let i = 0; i < 2; i++) new Worker('setTimeout(() => {}, 3000)', { eval: true });\n",
     );
     const child = run([path.join(dir, 'workers.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '200', REDLINE_PROBE_DEBUG: '1' });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const reports = (): number => lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_utilization').length;
-    await until(() => reports() >= 4, 10_000);
-    child.kill('SIGKILL');
+    await until(() => reports() >= 4);
+    await child.stop();
     // Workers share the process's stderr: each started reporter would have said so.
-    expect(err.match(/reporting to/g)).toHaveLength(1);
+    expect(child.stderr().match(/reporting to/g)).toHaveLength(1);
     expect(reports()).toBeGreaterThanOrEqual(4);
   });
 
@@ -194,9 +185,9 @@ describe('probe wire format', () => {
     const a = run(['--import', 'redline/probe', 'main.js'], env, app);
     const b = run(['main.js'], { ...env, NODE_OPTIONS: '--require redline/probe' }, app);
     const pidsSeen = (): Set<string> => new Set(lines(rx.packets).map((l) => `${l.tags['service']}/${l.tags['pid']}`));
-    await until(() => pidsSeen().size >= 2, 10_000);
-    a.kill('SIGKILL');
-    b.kill('SIGKILL');
+    await until(() => pidsSeen().size >= 2);
+    await a.stop();
+    await b.stop();
     // The service defaults to the package's name.
     expect([...pidsSeen()].sort()).toEqual([`shop-api/${a.pid}`, `shop-api/${b.pid}`].sort());
   });

@@ -4,6 +4,7 @@ import { silentLogger } from '../../core/log.js';
 import { render } from '../../exporters/exposition.js';
 import { StatsdIngest, type TagStyles } from './ingest.js';
 import { Mapper } from './mapper.js';
+import { valueOf } from '../../test/helpers/exposition.js';
 
 const ALL_TAGS: TagStyles = { dogstatsd: true, influx: true, librato: true, signalfx: true };
 
@@ -14,13 +15,7 @@ function setup(tags: TagStyles = ALL_TAGS, mappingYaml?: string, maxSeries = 100
   const send = (text: string) => ingest.handle(Buffer.from(text, 'utf8'));
   const metrics = () => render(store, 'text');
   /** The value of one exposed sample line, e.g. `foo{a="b"}`. */
-  const value = (series: string): number | undefined => {
-    for (const line of metrics().split('\n')) {
-      const sp = line.lastIndexOf(' ');
-      if (line.slice(0, sp) === series) return Number(line.slice(sp + 1));
-    }
-    return undefined;
-  };
+  const value = (series: string): number | undefined => valueOf(metrics(), series);
   const errors = (reason: string) => ingest.lineErrors.get(reason as never) ?? 0;
   return { store, ingest, send, metrics, value, errors };
 }

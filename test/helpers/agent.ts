@@ -1,17 +1,19 @@
 /**
  * Starts the real agent (`node bin/redline.js`) as a child process on ephemeral 127.0.0.1 ports
  * and reads the ports it bound from its start-up log line. Every agent started here is stopped
- * by its PID in `stop()`.
+ * by its PID (`stop()`, or `stopAll()` from ./process.js).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, type Proc } from './process.js';
+import { valueOf } from './exposition.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'redline.js');
 
 export interface AgentProcess {
-  child: ChildProcess;
+  proc: Proc;
+  child: Proc['child'];
   pid: number;
   httpPort: number;
   udpPort: number | null;
@@ -21,40 +23,30 @@ export interface AgentProcess {
   metrics: (accept?: string) => Promise<string>;
   /** The value of one exposed series line such as `foo{a="b"}`, or undefined. */
   value: (series: string) => Promise<number | undefined>;
+  /** SIGTERM (SIGKILL after a grace period); resolves with the exit code once exited. */
   stop: () => Promise<number | null>;
 }
 
-export async function startAgent(args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<AgentProcess> {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--statsd.listen-udp=127.0.0.1:0', '--statsd.listen-tcp=127.0.0.1:0', '--web.listen-address=127.0.0.1:0', '--host.enabled=false', ...args],
-    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.resume();
-  const started = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not start within ${timeoutMs} ms:\n${err}`)), timeoutMs);
-    child.stderr!.on('data', (d: string) => {
-      err += d;
-      const line = err.split('\n').find((l) => l.includes('redline agent started'));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited with ${code} before starting:\n${err}`));
-    });
-  });
+/** Agent flags every test agent gets unless it passes its own (ephemeral ports, no /proc walk). */
+export const TEST_AGENT_FLAGS = ['--statsd.listen-udp=127.0.0.1:0', '--statsd.listen-tcp=127.0.0.1:0', '--web.listen-address=127.0.0.1:0', '--host.enabled=false'];
+
+export async function startAgent(args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<AgentProcess> {
+  const proc = start(process.execPath, [BIN, ...TEST_AGENT_FLAGS, ...args], { cwd: ROOT, env });
+  let started: string;
+  try {
+    const err = await proc.until(() => proc.stderr().includes('redline agent started'), { timeoutMs, what: 'the agent start-up line' });
+    started = err.split('\n').find((l) => l.includes('redline agent started'))!;
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
   const field = (k: string): number | null => {
     const m = new RegExp(`${k}=(\\d+)`).exec(started);
     return m ? Number(m[1]) : null;
   };
-  child.once('exit', (code, signal) => {
+  void proc.exited.then(({ code, signal }) => {
     // An agent that dies on its own is a bug worth seeing in the test output.
-    if (signal !== 'SIGTERM' && signal !== 'SIGKILL' && code !== 0) process.stderr.write(`agent ${child.pid} exited (${code ?? signal}):\n${err.slice(-4000)}\n`);
+    if (signal !== 'SIGTERM' && signal !== 'SIGKILL' && code !== 0) process.stderr.write(`agent ${proc.pid} exited (${code ?? signal}):\n${proc.stderr().slice(-4000)}\n`);
   });
   const httpPort = field('http_port')!;
   const url = `http://127.0.0.1:${httpPort}`;
@@ -63,43 +55,20 @@ export async function startAgent(args: string[] = [], env: NodeJS.ProcessEnv = {
     return res.text();
   };
   return {
-    child,
-    pid: child.pid!,
+    proc,
+    child: proc.child,
+    pid: proc.pid,
     httpPort,
     udpPort: field('udp_port'),
     tcpPort: field('tcp_port'),
     url,
-    stderr: () => err,
+    stderr: proc.stderr,
     metrics,
-    value: async (series: string) => parseValue(await metrics(), series),
-    stop: () =>
-      new Promise<number | null>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        const kill = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), 5000);
-        child.once('exit', (code) => {
-          clearTimeout(kill);
-          resolve(code);
-        });
-        process.kill(child.pid!, 'SIGTERM');
-      }),
+    value: async (series: string) => valueOf(await metrics(), series),
+    stop: async () => (await proc.stop()).code,
   };
 }
 
-export function parseValue(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    const sp = line.lastIndexOf(' ');
-    if (sp > 0 && line.slice(0, sp) === series) return Number(line.slice(sp + 1));
-  }
-  return undefined;
-}
-
-/** Polls `fn` until it returns a value that `ok` accepts, or the deadline passes. */
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000, stepMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await fn();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, stepMs));
-    last = await fn();
-  }
-  return last;
-}
+// One reader and one wait for the whole suite; re-exported here because most agent tests want them.
+export { valueOf as parseValue } from './exposition.js';
+export { eventually, waitFor } from './wait.js';

@@ -1,0 +1,248 @@
+/**
+ * The composition root: the one place that builds every source (statsd listeners, host
+ * collector, HTTP probe), the series store and every sink (the web server) from `Settings`, and
+ * owns start-up order, reload and shutdown. Nothing else wires anything.
+ *
+ * Sources never call each other: the statsd path learns a probe's `group` from the `PidGroups`
+ * lookup the host collector publishes.
+ */
+import { Store } from '../core/store.js';
+import { Logger } from '../core/log.js';
+import type { PidGroups } from '../core/pid-groups.js';
+import { StatsdIngest } from '../collector/statsd/ingest.js';
+import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type Listener } from '../collector/statsd/listeners.js';
+import { Mapper } from '../collector/statsd/mapper.js';
+import { ChainMapper } from '../collector/statsd/mapper/chain.js';
+import { HttpProbe } from '../collector/probe/http.js';
+import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self.js';
+import { WebServer } from '../exporters/http.js';
+import { Analysis } from '../analysis/stage.js';
+import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
+import { packageVersion } from './package.js';
+import type { Settings, StatsdSettings } from './settings.js';
+
+/** A source with a life of its own (a timer): started after the listeners, stopped before the store goes. */
+interface Source {
+  readonly description: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface RunningAgent {
+  readonly store: Store;
+  readonly ingest: StatsdIngest;
+  readonly udpPort: number | null;
+  readonly tcpPort: number | null;
+  readonly httpPort: number;
+  readonly analysis: Analysis;
+  reload(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The user's mapping file, then each preset; reads the files again on every call (reload). */
+export function buildMapper(statsd: StatsdSettings): ChainMapper {
+  const opts = {
+    defaultObserverType: statsd.defaultObserverType,
+    ...(statsd.defaultBuckets.length > 0 ? { defaultBuckets: [...statsd.defaultBuckets] } : {}),
+  };
+  const files = [...(statsd.mappingConfig ? [statsd.mappingConfig] : []), ...statsd.presets.map((p) => p.file)];
+  return new ChainMapper(files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)]);
+}
+
+/** The host collector and the lookup it publishes, or nothing when it is off. */
+async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups } | null> {
+  const { host } = settings;
+  if (!host.enabled) return null;
+  // Loaded on demand: an agent that only serves statsd never loads the /proc readers.
+  const { createHostCollector } = await import('../collector/host/index.js');
+  const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups], warn: (msg, fields) => logger.warn(msg, fields) });
+  return {
+    source: {
+      description: `host collector every ${host.intervalMs} ms, groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
+      start: () => collector.start(),
+      stop: () => collector.stop(),
+    },
+    groups: collector,
+  };
+}
+
+/** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
+function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void {
+  return (labels) => {
+    if (labels.has('group')) return;
+    const pid = Number(labels.get('pid'));
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    const g = groups.groupOf(pid);
+    if (g) labels.set('group', g.group);
+  };
+}
+
+export async function startAgent(settings: Settings): Promise<RunningAgent> {
+  const { statsd, web: webSettings } = settings;
+  const logger = new Logger(settings.logLevel);
+  const version = packageVersion();
+  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs });
+  const mapper = buildMapper(statsd);
+  for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
+
+  const host = await buildHost(settings, store, logger);
+  const sources: Source[] = host ? [host.source] : [];
+  if (settings.probe.http.length > 0) {
+    const { probe } = settings;
+    const p = new HttpProbe(store, [...probe.http], { intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs });
+    sources.push({ description: `HTTP probe of ${probe.http.map((t) => `${t.name}=${t.url}`).join(', ')}`, start: () => p.start(), stop: () => p.stop() });
+  }
+
+  // The probe's own names skip the user's mapping. They expire after a minute of silence, so a
+  // probed process that exited leaves no flat line behind.
+  const passthrough = Mapper.fromYaml('defaults:\n  ttl: 60s\nmappings: []\n', '<redline probe>');
+  const ingest = new StatsdIngest(store, mapper, {
+    tags: { ...statsd.tags },
+    cacheSize: statsd.cacheSize,
+    logger,
+    // Decided here, once: without a host collector no pid is in a group and nothing is looked up.
+    enrich: host ? groupLabeller(host.groups) : undefined,
+    passthrough,
+  });
+  const transport = new TransportStats();
+  registerStatsdMetrics(store, () => ingest, transport);
+  const stopProcessMetrics = registerProcessMetrics(store, version);
+  const reloads = store.counter('redline_config_reloads_total', 'Reloads of the mapping configuration, by outcome (success, failure).', ['outcome']);
+  const loadedAt = store.gauge('redline_config_last_reload_success_timestamp_seconds', 'When the mapping configuration was last loaded successfully, in seconds since the epoch.');
+  reloads.inc(['success'], 0);
+  reloads.inc(['failure'], 0);
+  loadedAt.set([], Date.now() / 1000);
+
+  const listeners: Listener[] = [];
+  const closers: (() => Promise<void> | void)[] = [stopProcessMetrics];
+  const stopAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch {
+        // Best effort: shutdown goes on.
+      }
+    }
+  };
+  let udpPort: number | null = null;
+  let tcpPort: number | null = null;
+  try {
+    const relay = statsd.relayAddress ? createRelay(statsd.relayAddress, transport, logger) : null;
+    if (relay) closers.push(() => relay.close());
+    if (statsd.listenUdp) {
+      const l = await listenUdp(statsd.listenUdp, ingest, transport, statsd.readBufferBytes, logger, relay ? relay.send : null);
+      udpPort = l.port;
+      listeners.push(l);
+      closers.push(() => l.close());
+    }
+    if (statsd.listenTcp) {
+      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger);
+      tcpPort = l.port;
+      listeners.push(l);
+      closers.push(() => l.close());
+    }
+    if (statsd.listenUnixgram) {
+      const l = await listenUnixgram(statsd.listenUnixgram, statsd.unixsocketMode, ingest, transport, logger);
+      listeners.push(l);
+      closers.push(() => l.close());
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  // Housekeeping: TTL expiry every second, set intervals. Unref'd: they never keep the process alive.
+  const ttlTimer = setInterval(() => store.expire(), 1000);
+  ttlTimer.unref();
+  const setTimer = setInterval(() => store.rotateSets(), statsd.setIntervalMs);
+  setTimer.unref();
+  closers.push(() => {
+    clearInterval(ttlTimer);
+    clearInterval(setTimer);
+  });
+  for (const s of sources) {
+    s.start();
+    closers.push(() => s.stop());
+  }
+  // The analysis stage reads what the sources wrote and writes the derived series back.
+  const { analysis: a } = settings;
+  const analysis = new Analysis(store, { intervalMs: a.intervalMs, historyRows: Math.ceil((a.historySeconds * 1000) / a.intervalMs), resources: a.resources });
+  analysis.start();
+  closers.push(() => analysis.stop());
+
+  const reload = async (): Promise<string> => {
+    let next: ChainMapper;
+    try {
+      next = buildMapper(statsd);
+    } catch (err) {
+      reloads.inc(['failure']);
+      logger.error('configuration reload failed; keeping the previous configuration', { error: (err as Error).message });
+      throw err;
+    }
+    for (const w of next.warnings) logger.warn(`mapping: ${w}`);
+    ingest.setMapper(next);
+    reloads.inc(['success']);
+    loadedAt.set([], Date.now() / 1000);
+    logger.info('configuration reloaded');
+    return 'configuration reloaded';
+  };
+
+  let quit: () => void = () => {};
+  const web = new WebServer(
+    store,
+    {
+      host: webSettings.listenAddress.host,
+      port: webSettings.listenAddress.port,
+      telemetryPath: webSettings.telemetryPath,
+      reload,
+      describe: () => [
+        ...listeners.map((l) => `statsd ${l.description}`),
+        ...sources.map((s) => s.description),
+        `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
+      ],
+      enableLifecycle: webSettings.enableLifecycle,
+      quit: () => quit(),
+      version,
+      routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),
+    },
+    logger,
+  );
+  let httpPort: number;
+  try {
+    httpPort = await web.listen();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  closers.push(() => web.close());
+  web.setReady(true);
+  const { host: httpHost, port: httpPortAsked } = webSettings.listenAddress;
+  logger.info('redline agent started', {
+    version,
+    listeners: listeners.map((l) => l.description).join(', ') || 'none',
+    http: `${httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
+    http_port: httpPort,
+    udp_port: udpPort ?? '',
+    tcp_port: tcpPort ?? '',
+  });
+
+  let stopped: Promise<void> | null = null;
+  const agent: RunningAgent = {
+    store,
+    ingest,
+    udpPort,
+    tcpPort,
+    httpPort,
+    analysis,
+    reload,
+    stop: () =>
+      (stopped ??= (async () => {
+        web.setReady(false);
+        await stopAll();
+      })()),
+  };
+  quit = () => {
+    void agent.stop().then(() => process.exit(0));
+  };
+  return agent;
+}

@@ -14,10 +14,14 @@ import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type
 import { Mapper } from '../collector/statsd/mapper.js';
 import { ChainMapper } from '../collector/statsd/mapper/chain.js';
 import { HttpProbe } from '../collector/probe/http.js';
-import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self.js';
+import { registerProcessMetrics } from '../collector/self.js';
+import { registerStatsdMetrics } from '../collector/statsd/metrics.js';
+import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
+import { startOtlpPush } from '../exporters/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
+import { startLiveView } from '../exporters/live/index.js';
 import { packageVersion } from './package.js';
 import type { Settings, StatsdSettings } from './settings.js';
 
@@ -77,6 +81,20 @@ function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void
   };
 }
 
+/** The OTLP receiver; a default address already taken (a Collector on this host) is a warning. */
+async function startOtlp(settings: Settings, store: Store, logger: Logger): Promise<OtlpSource | null> {
+  const { otlp } = settings;
+  if (!otlp.listenAddress) return null;
+  const opts = { listenAddress: otlp.listenAddress, maxRequestBytes: otlp.maxRequestBytes, ttlMs: otlp.seriesTtlMs, mappingFiles: otlp.mappingFiles };
+  try {
+    return await startOtlpReceiver(store, opts, logger);
+  } catch (err) {
+    if (!otlp.listenAddressIsDefault || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    logger.warn('OTLP receiver not started: its default address is taken (set --otlp.listen-address)', { error: (err as Error).message });
+    return null;
+  }
+}
+
 export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const { statsd, web: webSettings } = settings;
   const logger = new Logger(settings.logLevel);
@@ -126,6 +144,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   };
   let udpPort: number | null = null;
   let tcpPort: number | null = null;
+  let otlp: OtlpSource | null = null;
   try {
     const relay = statsd.relayAddress ? createRelay(statsd.relayAddress, transport, logger) : null;
     if (relay) closers.push(() => relay.close());
@@ -146,6 +165,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       listeners.push(l);
       closers.push(() => l.close());
     }
+    otlp = await startOtlp(settings, store, logger);
+    if (otlp) closers.push(otlp.stop);
   } catch (err) {
     await stopAll();
     throw err;
@@ -164,6 +185,11 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     s.start();
     closers.push(() => s.stop());
   }
+  if (settings.otlp.export.endpoint) {
+    const push = startOtlpPush(store, { ...settings.otlp.export, version }, logger);
+    sources.push({ description: push.description, start: () => push.start(), stop: () => push.stop() });
+    closers.push(() => push.stop());
+  }
   // The analysis stage reads what the sources wrote and writes the derived series back.
   const { analysis: a } = settings;
   const analysis = new Analysis(store, { intervalMs: a.intervalMs, historyRows: Math.ceil((a.historySeconds * 1000) / a.intervalMs), resources: a.resources });
@@ -179,6 +205,13 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       logger.error('configuration reload failed; keeping the previous configuration', { error: (err as Error).message });
       throw err;
     }
+    try {
+      otlp?.reload();
+    } catch (err) {
+      reloads.inc(['failure']);
+      logger.error('configuration reload failed; keeping the previous configuration', { error: (err as Error).message });
+      throw err;
+    }
     for (const w of next.warnings) logger.warn(`mapping: ${w}`);
     ingest.setMapper(next);
     reloads.inc(['success']);
@@ -188,6 +221,18 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   };
 
   let quit: () => void = () => {};
+  const describe = (): string[] => [
+    ...listeners.map((l) => `statsd ${l.description}`),
+    ...(otlp ? [otlp.description] : []),
+    ...sources.map((s) => s.description),
+    `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
+  ];
+  const live = startLiveView({
+    store,
+    intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
+    telemetryPath: webSettings.telemetryPath,
+  });
   const web = new WebServer(
     store,
     {
@@ -195,11 +240,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       port: webSettings.listenAddress.port,
       telemetryPath: webSettings.telemetryPath,
       reload,
-      describe: () => [
-        ...listeners.map((l) => `statsd ${l.description}`),
-        ...sources.map((s) => s.description),
-        `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
-      ],
+      describe,
+      app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
       quit: () => quit(),
       version,
@@ -215,6 +257,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     throw err;
   }
   closers.push(() => web.close());
+  live.start();
+  closers.push(() => live.stop());
   web.setReady(true);
   const { host: httpHost, port: httpPortAsked } = webSettings.listenAddress;
   logger.info('redline agent started', {
@@ -224,6 +268,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     http_port: httpPort,
     udp_port: udpPort ?? '',
     tcp_port: tcpPort ?? '',
+    otlp_port: otlp?.port ?? '',
   });
 
   let stopped: Promise<void> | null = null;

@@ -23,7 +23,7 @@ export function packageVersion(): string {
 }
 
 /** The mapping presets `--preset NAME` loads (statsd_exporter's format, one file per load tool). */
-export const PRESET_DIR = path.join(PACKAGE_ROOT, 'examples', 'mappings');
+export const PRESET_DIR = path.join(PACKAGE_ROOT, 'presets');
 
 export function presetNames(): string[] {
   try {
@@ -43,4 +43,11 @@ export function presetFile(name: string): string {
   const file = path.join(PRESET_DIR, `${name}.yml`);
   if (!fs.existsSync(file)) throw new Error(`unknown preset ${JSON.stringify(name)} (known: ${presetNames().join(', ') || 'none'})`);
   return file;
+}
+
+/** The OTLP rules of preset `name` (`otlp/NAME.yml` beside the statsd presets), or null when it has none. */
+export function otlpPresetFile(name: string): string | null {
+  if (!/^[a-z0-9_-]+$/i.test(name)) return null;
+  const file = path.join(PRESET_DIR, 'otlp', `${name}.yml`);
+  return fs.existsSync(file) ? file : null;
 }

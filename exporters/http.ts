@@ -23,6 +23,8 @@ export interface WebOptions {
   version: string;
   /** More GET endpoints by path (the analysis API), decided at construction. */
   routes?: ReadonlyMap<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>;
+  /** Serves `/` and every path not listed above (the live view); the landing page when absent. */
+  app?: http.RequestListener;
 }
 
 export const SCRAPE_DURATION = 'redline_scrape_duration_seconds';
@@ -105,9 +107,9 @@ export class WebServer {
         text(res, 200, 'shutting down\n');
         this.opts.quit();
         return;
-      case '/':
-        return this.landing(res);
       default:
+        if (this.opts.app) return void this.opts.app(req, res);
+        if (path === '/') return this.landing(res);
         return text(res, 404, 'not found\n');
     }
   }

@@ -191,7 +191,9 @@ describe('HTTP endpoints', () => {
     try {
       const page = await browser.newPage();
       await page.goto(agent.url + '/');
-      expect(await page.textContent('h1')).toBe('Redline agent');
+      // The live view is the landing page; the agent's links and status sit in its corner.
+      expect(await page.textContent('h1')).toContain('Redline');
+      await page.click('nav.corner summary');
       expect(await page.textContent('#status')).toContain('statsd udp 127.0.0.1:');
       await page.click('a[href="/metrics"]');
       expect(await page.textContent('body')).toContain('redline_statsd_lines_total');

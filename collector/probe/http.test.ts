@@ -6,6 +6,7 @@ import { Store } from '../../core/store.js';
 import { render } from '../../exporters/exposition.js';
 import { HttpProbe, parseHttpTargetFlag } from './http.js';
 import { valueOf } from '../../test/helpers/exposition.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 describe('parseHttpTargetFlag', () => {
   it('splits NAME=URL at the first =', () => {
@@ -49,7 +50,8 @@ describe('HttpProbe', () => {
       r.statusCode = 404;
       r.end();
     }));
-    const slow = await listen(http.createServer((_q, r) => setTimeout(() => r.end('late'), 2000).unref()));
+    // Never answers: a timeout however fast or slow the machine is.
+    const slow = await listen(http.createServer(() => {}));
     const garbage = await listen(net.createServer((c) => c.end('this is not http\r\n\r\n')));
     const hangup = await listen(net.createServer((c) => c.destroy()));
     const truncated = await listen(net.createServer((c) => {
@@ -57,8 +59,7 @@ describe('HttpProbe', () => {
       setTimeout(() => c.destroy(), 20);
     }));
     const closed = await listen(net.createServer());
-    servers.pop()!.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => servers.pop()!.close(r));
 
     const store = new Store({ maxSeries: 1000, setIntervalMs: 1000 });
     const u = (p: number): string => `http://127.0.0.1:${p}/health`;
@@ -74,7 +75,8 @@ describe('HttpProbe', () => {
         { name: 'truncated', url: u(truncated) },
         { name: 'closed', url: u(closed) },
       ],
-      { intervalMs: 60_000, timeoutMs: 300 },
+      // A timeout far above what any answer here takes on a loaded machine.
+      { intervalMs: 60_000, timeoutMs: 3000 },
     );
     await probe.probeOnce();
     await probe.probeOnce();
@@ -95,9 +97,10 @@ describe('HttpProbe', () => {
       expect(line(text, `redline_probe_http_duration_seconds_count{target="${target}"}`), target).toBe(2);
     }
     // Timeouts are observed at the timeout.
-    expect(line(text, 'redline_probe_http_duration_seconds_sum{target="slow"}')).toBeCloseTo(0.6, 5);
-    expect(line(text, 'redline_probe_http_last_duration_seconds{target="slow"}')).toBeCloseTo(0.3, 5);
-    expect(line(text, 'redline_probe_http_duration_seconds_bucket{target="ok",le="0.25"}')).toBe(2);
+    expect(line(text, 'redline_probe_http_duration_seconds_sum{target="slow"}')).toBeCloseTo(6, 5);
+    expect(line(text, 'redline_probe_http_last_duration_seconds{target="slow"}')).toBeCloseTo(3, 5);
+    expect(line(text, 'redline_probe_http_duration_seconds_bucket{target="slow",le="2.5"}')).toBe(0);
+    expect(line(text, 'redline_probe_http_duration_seconds_bucket{target="slow",le="5"}')).toBe(2);
     // Exactly one outcome per target per probe.
     expect(text.match(/^redline_probe_http_requests_total\{/gm)).toHaveLength(8);
     await probe.stop();
@@ -105,15 +108,19 @@ describe('HttpProbe', () => {
 
   it('does not pile up requests on a target that is still answering', async () => {
     let received = 0;
+    // The first answer is held until the test releases it, so the second probe surely overlaps it.
+    let release = (): void => {};
+    const held = new Promise<void>((r) => (release = r));
     const port = await listen(http.createServer((_q, r) => {
       received++;
-      setTimeout(() => r.end('ok'), 400);
+      void held.then(() => r.end('ok'));
     }));
     const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
-    const probe = new HttpProbe(store, [{ name: 'x', url: `http://127.0.0.1:${port}/` }], { intervalMs: 60_000, timeoutMs: 2000 });
+    const probe = new HttpProbe(store, [{ name: 'x', url: `http://127.0.0.1:${port}/` }], { intervalMs: 60_000, timeoutMs: 30_000 });
     const first = probe.probeOnce();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => received === 1, { what: 'the first request' });
     await probe.probeOnce(); // skipped: the first is in flight
+    release();
     await first;
     expect(received).toBe(1);
     expect(line(render(store, 'text'), 'redline_probe_http_requests_total{target="x",outcome="2xx"}')).toBe(1);
@@ -128,11 +135,11 @@ describe('HttpProbe', () => {
     const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
     const probe = new HttpProbe(store, [{ name: 'x', url: `http://127.0.0.1:${port}/` }], { intervalMs: 100, timeoutMs: 1000 });
     probe.start();
-    const end = Date.now() + 5000;
-    while (received < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => received >= 3, { what: '3 probes' });
     await probe.stop();
-    expect(received).toBeGreaterThanOrEqual(3);
     const after = received;
+    // Stopped: at most a request already on its way still arrives, however long we look
+    // (three intervals here; a slower machine would only send fewer).
     await new Promise((r) => setTimeout(r, 350));
     expect(received).toBeLessThanOrEqual(after + 1);
   });

@@ -4,6 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** What a truthy value of T can be. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 export interface WaitOptions {
   /** Give up after this long (default 20 s: a busy 2-core machine, not a fast one, sets it). */
   timeoutMs?: number;
@@ -18,7 +21,7 @@ export interface WaitOptions {
  * deadline passes (naming `what`). A condition that throws counts as not met yet; its last error
  * is part of the timeout message.
  */
-export async function waitFor<T>(condition: () => T | Promise<T>, opts: WaitOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(condition: () => T | Promise<T>, opts: WaitOptions = {}): Promise<Truthy<T>> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const intervalMs = opts.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
@@ -26,7 +29,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, opts: WaitOpti
   for (;;) {
     try {
       const v = await condition();
-      if (v) return v as NonNullable<T>;
+      if (v) return v as Truthy<T>;
     } catch (e) {
       lastError = e;
     }

@@ -1,0 +1,31 @@
+/**
+ * The live view: `startLiveView` builds the engine (one sample of the store a second, bounded
+ * history, one event stream message for every viewer) and the express app that serves it.
+ */
+import type http from 'node:http';
+import type { Store } from '../../core/store.js';
+import { LiveView } from './live.js';
+import { createLiveApp } from './server.js';
+import type { About } from './model.js';
+import type { IntakeCounters } from './sampler.js';
+
+export { LiveView, MAX_POINTS } from './live.js';
+export type { LiveOptions } from './live.js';
+export { createLiveApp, RANGES } from './server.js';
+export { Sampler, RESOURCES, histogramQuantile, kneeOf } from './sampler.js';
+export type { IntakeCounters, ResourceDef } from './sampler.js';
+export type { About, Knee, KneeStep, LiveSnapshot, LiveTick, PanelKind, RunInfo, Saturated, SeriesInfo, Unit, Verdict, VerdictState } from './model.js';
+
+export interface LiveViewHandle {
+  view: LiveView;
+  /** The request listener for every path the agent's own server does not answer. */
+  app: http.RequestListener;
+  start(): void;
+  stop(): void;
+}
+
+export function startLiveView(opts: { store: Store; intake?: () => IntakeCounters; about: () => About; telemetryPath: string }): LiveViewHandle {
+  const view = new LiveView({ store: opts.store, about: opts.about, ...(opts.intake ? { intake: opts.intake } : {}) });
+  const app = createLiveApp({ live: view, telemetryPath: opts.telemetryPath });
+  return { view, app, start: () => view.start(), stop: () => view.stop() };
+}

@@ -1,0 +1,161 @@
+/**
+ * The live view's engine: one sample of the store a second, written to the bounded history and
+ * serialised once into one Server-Sent Events message that every connected viewer receives. A
+ * viewer costs one `write` of a shared string per tick; one that does not read (its socket
+ * buffer past `maxBufferedBytes`) is disconnected rather than buffered without bound.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Store, OwnMetric } from '../../core/store.js';
+import { History } from './history.js';
+import type { About, LiveSnapshot, LiveTick } from './model.js';
+import { Sampler, type IntakeCounters } from './sampler.js';
+
+export interface LiveOptions {
+  store: Store;
+  /** The statsd ingest's counters, for the intake panel (omitted when the agent has no statsd). */
+  intake?: () => IntakeCounters;
+  about: () => About;
+  tickMs?: number;
+  /** Rows of history kept (one per tick). */
+  historyRows?: number;
+  maxViewers?: number;
+  maxSeries?: number;
+  /** Per-viewer socket buffer past which a viewer that does not read is dropped. */
+  maxBufferedBytes?: number;
+  now?: () => number;
+}
+
+/** Points a snapshot holds at most; longer ranges are thinned. */
+export const MAX_POINTS = 1800;
+
+export class LiveView {
+  readonly sampler: Sampler;
+  readonly history: History;
+  private readonly viewers = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private last: LiveTick | null = null;
+  private readonly tickMs: number;
+  private readonly maxViewers: number;
+  private readonly maxBuffered: number;
+  private readonly now: () => number;
+  private readonly viewersGauge: OwnMetric;
+  private readonly tickSeconds: OwnMetric;
+  private readonly dropped: OwnMetric;
+
+  constructor(private readonly opts: LiveOptions) {
+    this.tickMs = opts.tickMs ?? 1000;
+    this.maxViewers = opts.maxViewers ?? 100;
+    this.maxBuffered = opts.maxBufferedBytes ?? 1 << 20;
+    this.now = opts.now ?? Date.now;
+    this.sampler = new Sampler(opts.store, opts.intake ?? null, opts.maxSeries ?? 2000);
+    this.history = new History(opts.historyRows ?? 7200);
+    this.viewersGauge = opts.store.gauge('redline_live_viewers', 'Browsers connected to the live view (Server-Sent Events streams).');
+    this.tickSeconds = opts.store.counter('redline_live_tick_seconds_total', 'CPU-bound time the live view spent sampling the store and serialising its ticks, in seconds.');
+    this.dropped = opts.store.counter('redline_live_viewers_dropped_total', 'Live view streams closed by the agent, by reason (slow: the browser did not read; limit: too many viewers).', ['reason']);
+    this.viewersGauge.set([], 0);
+    this.dropped.inc(['slow'], 0);
+    this.dropped.inc(['limit'], 0);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.timer.unref();
+    // A comment line every 15 s keeps proxies from closing an idle stream.
+    this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), 15_000);
+    this.heartbeat.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.timer = null;
+    this.heartbeat = null;
+    for (const v of this.viewers) v.end();
+    this.viewers.clear();
+    this.viewersGauge.set([], 0);
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /** One tick: sample, record, serialise once, send to all. */
+  tick(): void {
+    const start = process.hrtime.bigint();
+    const t = this.now();
+    const values = this.sampler.sample(t);
+    this.history.push(t, values);
+    const tick: LiveTick = {
+      catalogVersion: this.sampler.catalogVersion,
+      t,
+      values,
+      verdict: this.sampler.verdict,
+      knees: this.sampler.knees(),
+    };
+    this.last = tick;
+    if (this.viewers.size > 0) this.broadcast(`data: ${JSON.stringify(tick)}\n\n`);
+    this.tickSeconds.inc([], Number(process.hrtime.bigint() - start) / 1e9);
+  }
+
+  /** The state of the view over the last `rangeSeconds` (the whole history when null). */
+  snapshot(rangeSeconds: number | null): LiveSnapshot {
+    const s = this.sampler;
+    const since = rangeSeconds === null ? null : this.now() - rangeSeconds * 1000;
+    const slice = this.history.slice(
+      since,
+      MAX_POINTS,
+      s.series.map((x) => x.unit === 'ratio'),
+    );
+    return {
+      catalogVersion: s.catalogVersion,
+      series: s.series.slice(0, slice.values.length),
+      runs: [...s.runInfos.values()],
+      t: slice.t,
+      values: slice.values,
+      verdict: this.last?.verdict ?? s.verdict,
+      knees: this.last?.knees ?? [],
+      stepSeconds: slice.stepSeconds,
+      about: this.opts.about(),
+    };
+  }
+
+  /** Takes an HTTP response over as an event stream; false when the viewer limit is reached. */
+  addViewer(res: ServerResponse): boolean {
+    if (this.viewers.size >= this.maxViewers) {
+      this.dropped.inc(['limit']);
+      return false;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // The browser reconnects after 2 s if the stream breaks.
+    res.write('retry: 2000\n\n');
+    if (this.last) res.write(`data: ${JSON.stringify(this.last)}\n\n`);
+    this.viewers.add(res);
+    this.viewersGauge.set([], this.viewers.size);
+    res.on('close', () => {
+      this.viewers.delete(res);
+      this.viewersGauge.set([], this.viewers.size);
+    });
+    return true;
+  }
+
+  private broadcast(message: string): void {
+    for (const v of this.viewers) {
+      if (v.writableLength > this.maxBuffered) {
+        this.dropped.inc(['slow']);
+        this.viewers.delete(v);
+        v.destroy();
+        continue;
+      }
+      v.write(message);
+    }
+    this.viewersGauge.set([], this.viewers.size);
+  }
+}

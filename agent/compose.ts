@@ -99,6 +99,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const { statsd, web: webSettings } = settings;
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
+  logger.info('redline agent starting', { version });
   const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
@@ -243,6 +244,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       describe,
       app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
+      maxScrapes: webSettings.maxScrapes,
+      writeTimeoutMs: webSettings.writeTimeoutMs,
       quit: () => quit(),
       version,
       routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),

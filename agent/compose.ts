@@ -15,6 +15,7 @@ import { Mapper } from '../collector/statsd/mapper.js';
 import { ChainMapper } from '../collector/statsd/mapper/chain.js';
 import { HttpProbe } from '../collector/probe/http.js';
 import { registerProcessMetrics, registerStatsdMetrics } from '../collector/self.js';
+import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
@@ -78,6 +79,20 @@ function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void
   };
 }
 
+/** The OTLP receiver; a default address already taken (a Collector on this host) is a warning. */
+async function startOtlp(settings: Settings, store: Store, logger: Logger): Promise<OtlpSource | null> {
+  const { otlp } = settings;
+  if (!otlp.listenAddress) return null;
+  const opts = { listenAddress: otlp.listenAddress, maxRequestBytes: otlp.maxRequestBytes, ttlMs: otlp.seriesTtlMs, mappingFiles: otlp.mappingFiles };
+  try {
+    return await startOtlpReceiver(store, opts, logger);
+  } catch (err) {
+    if (!otlp.listenAddressIsDefault || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    logger.warn('OTLP receiver not started: its default address is taken (set --otlp.listen-address)', { error: (err as Error).message });
+    return null;
+  }
+}
+
 export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const { statsd, web: webSettings } = settings;
   const logger = new Logger(settings.logLevel);
@@ -127,6 +142,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   };
   let udpPort: number | null = null;
   let tcpPort: number | null = null;
+  let otlp: OtlpSource | null = null;
   try {
     const relay = statsd.relayAddress ? createRelay(statsd.relayAddress, transport, logger) : null;
     if (relay) closers.push(() => relay.close());
@@ -147,6 +163,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       listeners.push(l);
       closers.push(() => l.close());
     }
+    otlp = await startOtlp(settings, store, logger);
+    if (otlp) closers.push(otlp.stop);
   } catch (err) {
     await stopAll();
     throw err;
@@ -180,6 +198,13 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       logger.error('configuration reload failed; keeping the previous configuration', { error: (err as Error).message });
       throw err;
     }
+    try {
+      otlp?.reload();
+    } catch (err) {
+      reloads.inc(['failure']);
+      logger.error('configuration reload failed; keeping the previous configuration', { error: (err as Error).message });
+      throw err;
+    }
     for (const w of next.warnings) logger.warn(`mapping: ${w}`);
     ingest.setMapper(next);
     reloads.inc(['success']);
@@ -191,6 +216,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   let quit: () => void = () => {};
   const describe = (): string[] => [
     ...listeners.map((l) => `statsd ${l.description}`),
+    ...(otlp ? [otlp.description] : []),
     ...sources.map((s) => s.description),
     `${store.statsdSeriesCount} statsd series (cap ${store.maxSeries})`,
   ];
@@ -236,6 +262,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     http_port: httpPort,
     udp_port: udpPort ?? '',
     tcp_port: tcpPort ?? '',
+    otlp_port: otlp?.port ?? '',
   });
 
   let stopped: Promise<void> | null = null;

@@ -44,3 +44,10 @@ export function presetFile(name: string): string {
   if (!fs.existsSync(file)) throw new Error(`unknown preset ${JSON.stringify(name)} (known: ${presetNames().join(', ') || 'none'})`);
   return file;
 }
+
+/** The OTLP rules of preset `name` (`otlp/NAME.yml` beside the statsd presets), or null when it has none. */
+export function otlpPresetFile(name: string): string | null {
+  if (!/^[a-z0-9_-]+$/i.test(name)) return null;
+  const file = path.join(PRESET_DIR, 'otlp', `${name}.yml`);
+  return fs.existsSync(file) ? file : null;
+}

@@ -16,7 +16,7 @@ import { parseListenAddress, type ListenAddress } from '../collector/statsd/list
 import { parseHttpTargetFlag, type HttpTarget } from '../collector/probe/http.js';
 import { parseGroupFlag, GROUP_NAME, ROLES, type GroupSpec, type Role } from '../collector/host/groups.js';
 import { parseResources, type DeclaredResource } from '../analysis/resources.js';
-import { presetFile } from './package.js';
+import { presetFile, otlpPresetFile } from './package.js';
 
 export type FlagKind = 'string' | 'bool' | 'int' | 'bytes' | 'duration' | 'list' | 'float-list';
 
@@ -27,7 +27,7 @@ export interface FlagSpec {
   readonly default: string;
   readonly help: string;
   /** Shown in --help under this heading. */
-  readonly section: 'statsd' | 'web' | 'host' | 'probe' | 'analysis' | 'general';
+  readonly section: 'statsd' | 'otlp' | 'web' | 'host' | 'probe' | 'analysis' | 'general';
   /** Accepted for statsd_exporter compatibility; has no effect in Redline. */
   readonly compatOnly?: boolean;
   /** Only on the command line (not from the environment or the file). */
@@ -60,6 +60,17 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'statsd.event-flush-threshold', kind: 'int', default: '1000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.event-flush-interval', kind: 'duration', default: '200ms', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.relay.packet-length', kind: 'int', default: '1400', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (packets are relayed whole).' },
+  { name: 'otlp.listen-address', kind: 'string', default: ':4318', section: 'otlp', metavar: 'ADDR', help: 'Address to receive OTLP/HTTP metrics on (POST /v1/metrics, protobuf or JSON, gzip); empty to disable. When the default address is taken (an OpenTelemetry Collector on this host), the agent warns and runs without it.' },
+  { name: 'otlp.max-request-size', kind: 'bytes', default: '16MiB', section: 'otlp', metavar: 'BYTES', help: 'Largest OTLP request body accepted, compressed and decompressed; larger ones get 413.' },
+  { name: 'otlp.series-ttl', kind: 'duration', default: '0s', section: 'otlp', metavar: 'DURATION', help: 'OTLP series not updated for this long are removed; 0 keeps them.' },
+  { name: 'otlp.mapping-config', kind: 'string', default: '', section: 'otlp', metavar: 'FILE', help: 'OTLP mapping rules (YAML, otlp_mappings), tried before the OTLP rules of each --preset. Reloaded with the statsd mapping.' },
+  { name: 'otlp.endpoint', kind: 'string', default: '', section: 'otlp', metavar: 'URL', help: 'Push every series the agent holds to this OTLP/HTTP metrics URL (e.g. http://collector:4318/v1/metrics); empty: no push.' },
+  { name: 'otlp.header', kind: 'list', default: '', section: 'otlp', metavar: 'NAME=VALUE', help: 'HTTP header sent with every push (authentication). Repeatable.' },
+  { name: 'otlp.protocol', kind: 'string', default: 'http/protobuf', section: 'otlp', metavar: 'PROTOCOL', help: 'Encoding of the push: http/protobuf or http/json.' },
+  { name: 'otlp.interval', kind: 'duration', default: '15s', section: 'otlp', metavar: 'DURATION', help: 'How often the push exports.' },
+  { name: 'otlp.timeout', kind: 'duration', default: '10s', section: 'otlp', metavar: 'DURATION', help: 'Timeout of one push request.' },
+  { name: 'otlp.temporality', kind: 'string', default: 'cumulative', section: 'otlp', metavar: 'TEMPORALITY', help: 'cumulative or delta: how counters and histograms are pushed.' },
+  { name: 'otlp.max-queue', kind: 'int', default: '4', section: 'otlp', metavar: 'N', help: 'Exports waiting while the endpoint is slow or down; past this the oldest is dropped and counted (redline_otlp_export_dropped_total).' },
   { name: 'web.listen-address', kind: 'string', default: ':9102', section: 'web', metavar: 'ADDR', help: 'Address for /metrics, /-/healthy, /-/ready, /-/reload.' },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', section: 'web', metavar: 'PATH', help: 'Path under which metrics are served.' },
   { name: 'web.enable-lifecycle', kind: 'bool', default: 'false', section: 'web', help: 'Allow POST /-/quit (reload is always allowed).' },
@@ -104,6 +115,31 @@ export interface StatsdSettings {
   readonly relayAddress: ListenAddress | null;
 }
 
+export type OtlpTemporality = 'cumulative' | 'delta';
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+export interface OtlpSettings {
+  /** null: the receiver is off. */
+  readonly listenAddress: ListenAddress | null;
+  /** True when the address is the default one (a busy default port is a warning, not an error). */
+  readonly listenAddressIsDefault: boolean;
+  readonly maxRequestBytes: number;
+  /** 0: OTLP series never expire. */
+  readonly seriesTtlMs: number;
+  /** The user's OTLP mapping file, then each preset's OTLP rules where it has some. */
+  readonly mappingFiles: readonly string[];
+  readonly export: {
+    /** '' when the push is off. */
+    readonly endpoint: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly protocol: OtlpProtocol;
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly temporality: OtlpTemporality;
+    readonly maxQueue: number;
+  };
+}
+
 export interface WebSettings {
   readonly listenAddress: ListenAddress;
   readonly telemetryPath: string;
@@ -139,6 +175,7 @@ export interface Settings {
   readonly checkConfig: boolean;
   readonly logLevel: Level;
   readonly statsd: StatsdSettings;
+  readonly otlp: OtlpSettings;
   readonly web: WebSettings;
   readonly host: HostSettings;
   readonly probe: ProbeSettings;
@@ -539,6 +576,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       },
       relayAddress: r.address('statsd.relay.address'),
     },
+    otlp: otlpSettings(r),
     web: { listenAddress: web, telemetryPath: telemetry.raw, enableLifecycle: r.bool('web.enable-lifecycle') },
     host: {
       enabled: r.bool('host.enabled'),
@@ -562,6 +600,51 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
   return deepFreeze(settings);
 }
 
+function otlpSettings(r: Resolved): OtlpSettings {
+  const endpoint = r.one('otlp.endpoint');
+  if (endpoint.raw !== '') {
+    let url: URL | null = null;
+    try {
+      url = new URL(endpoint.raw);
+    } catch {
+      url = null;
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError(`${endpoint.what}: expected an http:// or https:// URL, got ${JSON.stringify(endpoint.raw)}`);
+    }
+  }
+  const headers: Record<string, string> = {};
+  for (const g of r.list('otlp.header')) {
+    const eq = g.raw.indexOf('=');
+    const name = eq > 0 ? g.raw.slice(0, eq).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new ConfigError(`${g.what}: expected NAME=VALUE with an HTTP header name, got ${JSON.stringify(g.raw)}`);
+    headers[name] = g.raw.slice(eq + 1);
+  }
+  const mappingConfig = r.string('otlp.mapping-config');
+  return {
+    listenAddress: r.address('otlp.listen-address'),
+    listenAddressIsDefault: r.one('otlp.listen-address').what.endsWith('(default)'),
+    maxRequestBytes: r.bytes('otlp.max-request-size'),
+    seriesTtlMs: r.durationMs('otlp.series-ttl'),
+    mappingFiles: [
+      ...(mappingConfig ? [mappingConfig] : []),
+      ...r.list('preset').flatMap((g) => {
+        const f = otlpPresetFile(g.raw);
+        return f ? [f] : [];
+      }),
+    ],
+    export: {
+      endpoint: endpoint.raw,
+      headers,
+      protocol: r.oneOf('otlp.protocol', ['http/protobuf', 'http/json'] as const),
+      intervalMs: r.durationMs('otlp.interval', 100),
+      timeoutMs: r.durationMs('otlp.timeout', 1),
+      temporality: r.oneOf('otlp.temporality', ['cumulative', 'delta'] as const),
+      maxQueue: Math.max(1, r.int('otlp.max-queue')),
+    },
+  };
+}
+
 function checkKind(r: Resolved, f: FlagSpec): void {
   if (f.kind === 'int') r.int(f.name);
   else if (f.kind === 'duration') r.durationMs(f.name);
@@ -578,6 +661,7 @@ export function helpText(version: string): string {
   const sections: Record<FlagSpec['section'], string> = {
     general: 'General',
     statsd: 'Statsd (statsd_exporter-compatible flags keep their names)',
+    otlp: 'OpenTelemetry (OTLP receiver and push)',
     web: 'HTTP',
     host: 'Host collector (/proc)',
     probe: 'Probes',

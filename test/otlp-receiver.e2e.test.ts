@@ -23,7 +23,7 @@ let url: string;
 
 beforeAll(async () => {
   store = new Store({ maxSeries: 10_000, setIntervalMs: 10_000 });
-  source = await startOtlpReceiver(store, { listenAddress: '127.0.0.1:0', maxRequestBytes: MAX_BYTES, ttlMs: 0, mappingFiles: [] }, new Logger('error', () => {}));
+  source = await startOtlpReceiver(store, { listenAddress: { host: '127.0.0.1', port: 0 }, maxRequestBytes: MAX_BYTES, ttlMs: 0, mappingFiles: [] }, new Logger('error', () => {}));
   url = `http://127.0.0.1:${source.port}/v1/metrics`;
 });
 afterAll(async () => {

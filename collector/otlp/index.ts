@@ -4,7 +4,7 @@
  */
 import type { Store } from '../../core/store.js';
 import type { Logger } from '../../core/log.js';
-import { parseListenAddress } from '../statsd/listeners.js';
+import type { ListenAddress } from '../statsd/listeners.js';
 import { OtlpIngest } from './translate.js';
 import { OtlpHttpReceiver } from './receiver.js';
 import { OtlpMapping } from './mapping.js';
@@ -16,8 +16,7 @@ export { OtlpMapping } from './mapping.js';
 export { prometheusName, labelName } from './names.js';
 
 export interface OtlpReceiverSettings {
-  /** `host:port` or `:port` for OTLP/HTTP; empty to disable. */
-  listenAddress: string;
+  listenAddress: ListenAddress;
   maxRequestBytes: number;
   /** OTLP series idle this long are removed (0: never). */
   ttlMs: number;
@@ -39,7 +38,7 @@ export function loadOtlpMapping(files: readonly string[]): OtlpMapping {
 }
 
 export async function startOtlpReceiver(store: Store, settings: OtlpReceiverSettings, logger: Logger): Promise<OtlpSource> {
-  const addr = parseListenAddress(settings.listenAddress, '--otlp.listen-address');
+  const addr = settings.listenAddress;
   const ingest = new OtlpIngest(store, { ttlMs: settings.ttlMs, logger, mapping: loadOtlpMapping(settings.mappingFiles) });
   const receiver = new OtlpHttpReceiver(ingest, { host: addr.host, port: addr.port, maxRequestBytes: settings.maxRequestBytes }, logger);
   registerOtlpMetrics(store, ingest, receiver.stats);

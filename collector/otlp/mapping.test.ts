@@ -24,15 +24,25 @@ describe('OtlpMapping', () => {
   const none = (): undefined => undefined;
 
   it('matches in order, with captures and attribute filters', () => {
-    expect(m.match('http_req_duration', none)?.name).toBe('loadtest_request_duration_seconds');
-    const phase = m.match('http_req_waiting', none)!;
-    expect(phase.name).toBe('loadtest_request_phase_seconds');
-    expect(phase.labels).toEqual([['phase', 'waiting']]);
-    expect(m.match('checks.total', (k) => (k === 'condition' ? 'nonzero' : undefined))?.labels).toEqual([['result', 'pass']]);
-    expect(m.match('checks.total', (k) => (k === 'condition' ? 'zero' : undefined))).toBeNull();
-    expect(m.match('internal_x', none)?.rule.drop).toBe(true);
-    expect(m.match('vus', none)).toBeNull();
+    expect(m.targets('http_req_duration', none).map((t) => t.name)).toEqual(['loadtest_request_duration_seconds']);
+    const [phase] = m.targets('http_req_waiting', none);
+    expect(phase!.name).toBe('loadtest_request_phase_seconds');
+    expect(phase!.labels).toEqual([['phase', 'waiting']]);
+    expect(m.targets('checks.total', (k) => (k === 'condition' ? 'nonzero' : undefined))[0]!.labels).toEqual([['result', 'pass']]);
+    // No rule: the plain translation.
+    expect(m.targets('checks.total', (k) => (k === 'condition' ? 'zero' : undefined))).toEqual([{ rule: null, name: null, labels: [] }]);
+    expect(m.targets('vus', none)).toEqual([{ rule: null, name: null, labels: [] }]);
+    expect(m.targets('internal_x', none)).toEqual([]);
     expect([...m.dropAttributes]).toEqual(['url']);
+  });
+
+  it('goes on past a rule that says continue', () => {
+    const c = OtlpMapping.fromYaml(
+      'otlp_mappings:\n  - match: k6_vus\n    name: loadtest_active_users\n    continue: true\n  - match: k6_*\n    name: tool_$1\n    continue: true\n  - match: k6_vus_max\n    action: drop\n',
+      'c.yml',
+    );
+    expect(c.targets('k6_vus', none).map((t) => t.name)).toEqual(['loadtest_active_users', 'tool_vus', null]);
+    expect(c.targets('k6_vus_max', none).map((t) => t.name)).toEqual(['tool_vus_max']);
   });
 
   it('scales by the OTLP unit', () => {

@@ -12,6 +12,8 @@
  *     name: loadtest_request_phase_seconds # the Prometheus name, used as written
  *     labels: { phase: $1 }         # labels to add
  *     convert: seconds              # seconds or bytes: scale values by the metric's OTLP unit
+ *     buckets: [0.005, 0.01, 0.1]   # histograms: serve these bounds (exact where the sender's agree)
+ *     continue: true                # also apply the later rules (or the plain translation) to it
  *   - match: k6_internal_*
  *     action: drop
  * ```
@@ -27,11 +29,16 @@ export interface OtlpRule {
   readonly name: string | null;
   readonly labels: readonly (readonly [string, string])[];
   readonly convert: 'seconds' | 'bytes' | null;
+  /** Histogram bounds to serve (after `convert`); points on other bounds are moved onto them. */
+  readonly buckets: readonly number[] | null;
   readonly drop: boolean;
+  /** The point also goes on to the later rules, and to the plain translation if none matches. */
+  readonly continue: boolean;
 }
 
 export interface RuleMatch {
-  rule: OtlpRule;
+  /** null: the plain Prometheus translation. */
+  rule: OtlpRule | null;
   /** The target name with captures filled in (null: keep the translated name). */
   name: string | null;
   labels: readonly (readonly [string, string])[];
@@ -65,6 +72,8 @@ export function unitScale(convert: OtlpRule['convert'], unit: string): readonly 
   if (convert === 'bytes') return TO_BYTES[unit] ?? [1, 1];
   return [1, 1];
 }
+
+const PLAIN: RuleMatch = { rule: null, name: null, labels: [] };
 
 export class OtlpMapping {
   constructor(
@@ -121,20 +130,28 @@ export class OtlpMapping {
     return new OtlpMapping(rules, dropAttributes);
   }
 
-  /** The first rule for this metric name whose attribute filter the point passes. */
-  match(name: string, attr: (key: string) => string | undefined): RuleMatch | null {
+  /**
+   * What becomes of a point of this metric: the first rule whose name pattern and attribute
+   * filter it passes, then the following ones while rules say `continue`, and the plain
+   * translation when the last one said `continue` or none matched. Empty: a drop rule took it.
+   */
+  targets(name: string, attr: (key: string) => string | undefined): RuleMatch[] {
+    const out: RuleMatch[] = [];
     for (const rule of this.rules) {
       const m = rule.pattern.exec(name);
       if (m === null) continue;
       if (!rule.attributes.every(([k, v]) => attr(k) === v)) continue;
+      if (rule.drop) return out;
       const fill = (s: string): string => s.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '');
-      return {
+      out.push({
         rule,
         name: rule.name === null ? null : fill(rule.name),
         labels: rule.labels.map(([k, v]) => [k, fill(v)] as const),
-      };
+      });
+      if (!rule.continue) return out;
     }
-    return null;
+    out.push(PLAIN);
+    return out;
   }
 }
 
@@ -143,7 +160,7 @@ function parseRule(node: unknown, fail: (node: unknown, msg: string) => never): 
   const get = (k: string): YamlNode | undefined => node.items.find((p) => isScalar(p.key) && p.key.value === k)?.value as YamlNode | undefined;
   for (const p of node.items) {
     const k = isScalar(p.key) ? String(p.key.value) : '';
-    if (!['match', 'attributes', 'name', 'labels', 'convert', 'action'].includes(k)) fail(p.key, `unknown rule key ${JSON.stringify(k)}`);
+    if (!['match', 'attributes', 'name', 'labels', 'convert', 'buckets', 'action', 'continue'].includes(k)) fail(p.key, `unknown rule key ${JSON.stringify(k)}`);
   }
   const scalar = (n: YamlNode | undefined): string | null => (n === undefined || n === null ? null : isScalar(n) ? String(n.value) : fail(n, 'expected a value'));
   const pairs = (n: YamlNode | undefined, what: string): [string, string][] => {
@@ -160,6 +177,17 @@ function parseRule(node: unknown, fail: (node: unknown, msg: string) => never): 
   if (name !== null && !isValidMetricName(name.replace(/\$\d/g, 'x'))) fail(get('name'), `name: ${JSON.stringify(name)} is not a valid metric name`);
   const labels = pairs(get('labels'), 'labels');
   for (const [k] of labels) if (!isValidLabelName(k)) fail(get('labels'), `labels: ${JSON.stringify(k)} is not a valid label name`);
+  const bucketsNode = get('buckets');
+  let buckets: number[] | null = null;
+  if (bucketsNode !== undefined && bucketsNode !== null) {
+    if (!isSeq(bucketsNode)) return fail(bucketsNode, 'buckets: expected a list of numbers');
+    buckets = bucketsNode.items.map((it) => Number(isScalar(it) ? it.value : NaN));
+    if (buckets.length === 0 || buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets![i - 1]!))) {
+      fail(bucketsNode, 'buckets: expected finite, increasing numbers');
+    }
+  }
+  const cont = scalar(get('continue')) ?? 'false';
+  if (cont !== 'true' && cont !== 'false') fail(get('continue'), `continue: expected true or false, got ${JSON.stringify(cont)}`);
   const convert = scalar(get('convert'));
   if (convert !== null && convert !== 'seconds' && convert !== 'bytes') fail(get('convert'), `convert: expected seconds or bytes, got ${JSON.stringify(convert)}`);
   return {
@@ -168,6 +196,8 @@ function parseRule(node: unknown, fail: (node: unknown, msg: string) => never): 
     name,
     labels,
     convert: convert as OtlpRule['convert'],
+    buckets,
     drop: action === 'drop',
+    continue: cont === 'true',
   };
 }

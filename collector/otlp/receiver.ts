@@ -77,13 +77,13 @@ export class OtlpHttpReceiver {
     server.keepAliveTimeout = 65_000;
     server.requestTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          new Error(
-            `cannot listen for OTLP on ${this.opts.host}:${this.opts.port}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}`,
-          ),
-        ),
-      );
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const e: NodeJS.ErrnoException = new Error(
+          `cannot listen for OTLP on ${this.opts.host}:${this.opts.port}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}`,
+        );
+        if (err.code !== undefined) e.code = err.code;
+        reject(e);
+      });
       server.listen(this.opts.port, this.opts.host || undefined, () => resolve());
     });
     server.on('error', (err) => this.logger.rateLimited('otlp_server_error', 'OTLP server error', { error: err.message }));

@@ -61,10 +61,18 @@ describe('OtlpIngest', () => {
     expect(t.text()).toContain(
       'rt_milliseconds_bucket{job="svc",le="10"} 2\nrt_milliseconds_bucket{job="svc",le="100"} 4\nrt_milliseconds_bucket{job="svc",le="+Inf"} 7\nrt_milliseconds_sum{job="svc"} 100\nrt_milliseconds_count{job="svc"} 7\n',
     );
-    // Other bounds for the same series' family are refused, not mixed in.
-    const r = t.send([{ name: 'rt', unit: 'ms', histogram: { aggregationTemporality: 2, dataPoints: [{ explicitBounds: [5], bucketCounts: ['1', '1'], count: '2' }] } }]);
-    expect(r.rejected).toBe(1);
-    expect(t.ingest.dropped.get('bucket_mismatch')).toBe(1);
+    // Another sender on other bounds: moved onto the family's (10 gets what is at or below 5).
+    t.send([
+      {
+        name: 'rt',
+        unit: 'ms',
+        histogram: { aggregationTemporality: 2, dataPoints: [{ attributes: [attr('s', 'b')], explicitBounds: [5, 50, 1000], bucketCounts: ['1', '2', '3', '4'], count: '10', sum: 1 }] },
+      },
+    ]);
+    expect(t.ingest.rebucketed).toBe(1);
+    expect(t.text()).toContain(
+      'rt_milliseconds_bucket{job="svc",s="b",le="10"} 1\nrt_milliseconds_bucket{job="svc",s="b",le="100"} 3\nrt_milliseconds_bucket{job="svc",s="b",le="+Inf"} 10\n',
+    );
   });
 
   it('maps exponential histograms onto power-of-two bounds exactly', () => {

@@ -5,8 +5,9 @@
  * - Sums: monotonic ones are counters, the others gauges. Cumulative points set the value,
  *   delta points add to it (delta becomes cumulative, as statsd counters do).
  * - Gauges set the value.
- * - Histograms become classic histograms with the point's bounds (cumulative: set; delta: add).
- *   A later point with other bounds than the series' family is dropped (`bucket_mismatch`).
+ * - Histograms become classic histograms with the point's bounds (cumulative: set; delta: add),
+ *   or the bounds a mapping rule gives. A point on other bounds than its family's (another
+ *   sender of the same name) is moved onto the family's bounds (see `rebucket`) and counted.
  * - Exponential histograms become classic histograms on fixed power-of-two bounds
  *   (2^-16 … 2^32, times the preset's unit scale): every exponential bucket fits inside one of
  *   them whatever its scale, so the conversion is exact at that resolution.
@@ -18,7 +19,7 @@ import type { Store, Series, MetricType, DropReason } from '../../core/store.js'
 import type { Logger } from '../../core/log.js';
 import { isValidMetricName } from '../../core/labels.js';
 import { labelName, prometheusName, type NameKind } from './names.js';
-import { OtlpMapping, unitScale } from './mapping.js';
+import { OtlpMapping, unitScale, type RuleMatch } from './mapping.js';
 import {
   num,
   FLAG_NO_RECORDED_VALUE,
@@ -43,7 +44,6 @@ export const OTLP_DROP_REASONS = [
   'type_conflict',
   'name_conflict',
   'label_conflict',
-  'bucket_mismatch',
   'invalid_name',
   'invalid_data_point',
   'no_data',
@@ -79,6 +79,18 @@ interface Family {
   kind: NameKind;
 }
 
+/** One place a point is written to: a family (renamed or not), its labels, the unit scale. */
+interface Target {
+  fam: Family;
+  labels: Map<string, string>;
+  scale: readonly [number, number];
+  /** Histogram bounds a rule asks for (in the converted unit), or null for the sender's. */
+  buckets: readonly number[] | null;
+}
+
+const NO_SCALE: readonly [number, number] = [1, 1];
+const PLAIN_ONLY: readonly RuleMatch[] = [{ rule: null, name: null, labels: [] }];
+
 export class OtlpIngest {
   /** Points received, by POINT_TYPES index. */
   readonly points: number[] = POINT_TYPES.map(() => 0);
@@ -87,6 +99,8 @@ export class OtlpIngest {
   mappingDrops = 0;
   /** Points that only mark a series as gone (no recorded value); skipped. */
   noValuePoints = 0;
+  /** Histogram points moved onto their family's bounds (they came with others). */
+  rebucketed = 0;
   /** Attributes that could not become labels (empty key, reserved `__` prefix). */
   attributeErrors = 0;
   private mapping: OtlpMapping;
@@ -231,42 +245,36 @@ export class OtlpIngest {
   }
 
   /**
-   * Labels of a point and the rule that maps it. Returns null when a rule drops the point.
+   * Where a point goes: one target per mapping rule it reaches (usually one, the plain
+   * translation when no rule matches). Empty when a rule drops it.
    */
-  private prepare(
-    metric: Metric,
-    fam: Family,
-    attrs: readonly KeyValue[] | null | undefined,
-    resource: Map<string, string>,
-  ): { fam: Family; labels: Map<string, string>; scale: readonly [number, number] } | null {
+  private prepare(metric: Metric, fam: Family, attrs: readonly KeyValue[] | null | undefined, resource: Map<string, string>): Target[] {
     const list = attrs ?? [];
-    let rule = null;
-    if (this.mapping.rules.length > 0) {
-      rule = this.mapping.match(metric.name, (k) => {
-        const kv = list.find((a) => a.key === k);
-        return kv === undefined ? undefined : anyValueString(kv.value);
-      });
-      if (rule?.rule.drop) {
-        this.mappingDrops++;
-        return null;
-      }
-    }
-    const labels = new Map<string, string>();
+    const matches =
+      this.mapping.rules.length === 0
+        ? PLAIN_ONLY
+        : this.mapping.targets(metric.name, (k) => {
+            const kv = list.find((a) => a.key === k);
+            return kv === undefined ? undefined : anyValueString(kv.value);
+          });
+    if (matches.length === 0) this.mappingDrops++;
     const dropAttrs = this.mapping.dropAttributes;
-    for (const kv of list) {
-      if (dropAttrs.has(kv.key)) continue;
-      if (rule !== null && rule.rule.attributes.some(([k]) => k === kv.key)) continue;
-      this.addLabel(labels, kv.key, anyValueString(kv.value));
-    }
-    let target = fam;
-    let scale: readonly [number, number] = [1, 1];
-    if (rule !== null) {
-      for (const [k, v] of rule.labels) labels.set(k, v);
-      if (rule.name !== null) target = { ...fam, name: rule.name };
-      scale = unitScale(rule.rule.convert, metric.unit ?? '');
-    }
-    for (const [k, v] of resource) labels.set(k, v);
-    return { fam: target, labels, scale };
+    return matches.map((m) => {
+      const labels = new Map<string, string>();
+      for (const kv of list) {
+        if (dropAttrs.has(kv.key)) continue;
+        if (m.rule !== null && m.rule.attributes.some(([k]) => k === kv.key)) continue;
+        this.addLabel(labels, kv.key, anyValueString(kv.value));
+      }
+      for (const [k, v] of m.labels) labels.set(k, v);
+      for (const [k, v] of resource) labels.set(k, v);
+      return {
+        fam: m.name === null ? fam : { ...fam, name: m.name },
+        labels,
+        scale: m.rule === null ? NO_SCALE : unitScale(m.rule.convert, metric.unit ?? ''),
+        buckets: m.rule?.buckets ?? null,
+      };
+    });
   }
 
   private series(fam: Family, labels: Map<string, string>, buckets: readonly number[] | null, quantiles?: readonly number[]): Series | DropReason | 'invalid_name' {
@@ -299,16 +307,18 @@ export class OtlpIngest {
       this.noValuePoints++;
       return;
     }
-    const prep = this.prepare(metric, fam, p.attributes, resource);
-    if (prep === null) return;
     const raw = p.asDouble ?? (p.asInt !== null && p.asInt !== undefined ? num(p.asInt) : null);
     if (raw === null) return this.drop('invalid_data_point', result, `${metric.name}: a number point without a value`);
-    const s = this.series(prep.fam, prep.labels, null);
-    if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
-    const v = (raw * prep.scale[0]) / prep.scale[1];
-    if (!apply(s, v)) return this.drop('invalid_data_point', result, `${metric.name}: a negative delta on a monotonic sum`);
-    s.updatedMs = this.store.now();
-    result.accepted++;
+    let stored = false;
+    for (const prep of this.prepare(metric, fam, p.attributes, resource)) {
+      const s = this.series(prep.fam, prep.labels, null);
+      if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
+      const v = (raw * prep.scale[0]) / prep.scale[1];
+      if (!apply(s, v)) return this.drop('invalid_data_point', result, `${metric.name}: a negative delta on a monotonic sum`);
+      s.updatedMs = this.store.now();
+      stored = true;
+    }
+    if (stored) result.accepted++;
   }
 
   private histogramPoint(
@@ -323,37 +333,20 @@ export class OtlpIngest {
       this.noValuePoints++;
       return;
     }
-    const prep = this.prepare(metric, fam, p.attributes, resource);
-    if (prep === null) return;
-    const [mul, div] = prep.scale;
-    const counts = p.bucketCounts ?? [];
-    const rawBounds = counts.length === 0 ? [] : (p.explicitBounds ?? []);
-    if (counts.length !== 0 && counts.length !== rawBounds.length + 1) {
-      return this.drop('invalid_data_point', result, `${metric.name}: ${counts.length} bucket counts for ${rawBounds.length} bounds`);
+    const raw = p.bucketCounts ?? [];
+    const rawBounds = raw.length === 0 ? [] : (p.explicitBounds ?? []);
+    if (raw.length !== 0 && raw.length !== rawBounds.length + 1) {
+      return this.drop('invalid_data_point', result, `${metric.name}: ${raw.length} bucket counts for ${rawBounds.length} bounds`);
     }
-    const bounds = rawBounds.map((b) => (b * mul) / div);
-    for (let i = 0; i < bounds.length; i++) {
-      if (!Number.isFinite(bounds[i]!) || (i > 0 && bounds[i]! <= bounds[i - 1]!)) {
+    for (let i = 1; i < rawBounds.length; i++) {
+      if (!(rawBounds[i]! > rawBounds[i - 1]!) || !Number.isFinite(rawBounds[i]!)) {
         return this.drop('invalid_data_point', result, `${metric.name}: histogram bounds are not finite and increasing`);
       }
     }
-    const s = this.series(prep.fam, prep.labels, bounds);
-    if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
-    const fb = s.family.bounds!;
-    if (fb.length !== bounds.length || bounds.some((b, i) => b !== fb[i])) {
-      return this.drop('bucket_mismatch', result, `${prep.fam.name}: bounds differ from the series' first ones`);
-    }
-    const b = s.buckets!;
-    for (let i = 0; i < b.length; i++) {
-      const c = num(counts[i]);
-      b[i] = delta ? b[i]! + c : c;
-    }
-    const count = num(p.count);
-    const sum = p.sum === null || p.sum === undefined ? 0 : (p.sum * mul) / div;
-    s.count = delta ? s.count + count : count;
-    s.sum = delta ? s.sum + sum : sum;
-    s.updatedMs = this.store.now();
-    result.accepted++;
+    // Finite buckets only: the overflow bucket is what `count` has beyond them.
+    const counts = new Float64Array(rawBounds.length);
+    for (let i = 0; i < counts.length; i++) counts[i] = num(raw[i]);
+    this.histogramTargets(metric, fam, p, rawBounds, counts, delta, resource, result);
   }
 
   private exponentialPoint(
@@ -368,25 +361,15 @@ export class OtlpIngest {
       this.noValuePoints++;
       return;
     }
-    const prep = this.prepare(metric, fam, p.attributes, resource);
-    if (prep === null) return;
-    const [mul, div] = prep.scale;
     const scale = p.scale ?? 0;
     if (!Number.isInteger(scale) || scale < -10 || scale > 20) {
       return this.drop('invalid_data_point', result, `${metric.name}: exponential histogram scale ${scale} is out of range`);
     }
-    const bounds = EXPONENTIAL_BOUNDS.map((b) => (b * mul) / div);
-    const s = this.series(prep.fam, prep.labels, bounds);
-    if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
-    const fb = s.family.bounds!;
-    if (fb.length !== bounds.length || bounds.some((b, i) => b !== fb[i])) {
-      return this.drop('bucket_mismatch', result, `${prep.fam.name}: bounds differ from the series' first ones`);
-    }
-    const add = new Float64Array(bounds.length);
+    const counts = new Float64Array(EXPONENTIAL_BOUNDS.length);
     // Zero and negative values are below every positive bound.
     let low = num(p.zeroCount);
     for (const c of p.negative?.bucketCounts ?? []) low += num(c);
-    add[0] = low;
+    counts[0] = low;
     const offset = p.positive?.offset ?? 0;
     const pos = p.positive?.bucketCounts ?? [];
     for (let j = 0; j < pos.length; j++) {
@@ -396,16 +379,44 @@ export class OtlpIngest {
       // Bucket i holds (2^(i/2^scale), 2^((i+1)/2^scale)]; the smallest power of two at or above its top.
       const top = scale >= 0 ? Math.floor(i / 2 ** scale) + 1 : (i + 1) * 2 ** -scale;
       if (top > EXP_MAX_EXPONENT) continue; // only in the +Inf bucket (count)
-      add[Math.max(0, top - EXP_MIN_EXPONENT)]! += c;
+      counts[Math.max(0, top - EXP_MIN_EXPONENT)]! += c;
     }
-    const b = s.buckets!;
-    for (let i = 0; i < b.length; i++) b[i] = delta ? b[i]! + add[i]! : add[i]!;
+    this.histogramTargets(metric, fam, p, EXPONENTIAL_BOUNDS, counts, delta, resource, result);
+  }
+
+  /** Writes one histogram point (bounds in the sender's unit, per-bucket counts) to each of its targets. */
+  private histogramTargets(
+    metric: Metric,
+    fam: Family,
+    p: HistogramDataPoint | ExponentialHistogramDataPoint,
+    rawBounds: readonly number[],
+    counts: Float64Array,
+    delta: boolean,
+    resource: Map<string, string>,
+    result: IngestResult,
+  ): void {
     const count = num(p.count);
-    const sum = p.sum === null || p.sum === undefined ? 0 : (p.sum * mul) / div;
-    s.count = delta ? s.count + count : count;
-    s.sum = delta ? s.sum + sum : sum;
-    s.updatedMs = this.store.now();
-    result.accepted++;
+    let stored = false;
+    for (const prep of this.prepare(metric, fam, p.attributes, resource)) {
+      const [mul, div] = prep.scale;
+      const bounds = mul === 1 && div === 1 ? rawBounds : rawBounds.map((b) => (b * mul) / div);
+      const s = this.series(prep.fam, prep.labels, prep.buckets ?? bounds);
+      if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
+      const fb = s.family.bounds!;
+      let into: ArrayLike<number> = counts;
+      if (fb.length !== bounds.length || bounds.some((b, i) => b !== fb[i])) {
+        into = rebucket(bounds, counts, fb);
+        this.rebucketed++;
+      }
+      const b = s.buckets!;
+      for (let i = 0; i < b.length; i++) b[i] = delta ? b[i]! + into[i]! : into[i]!;
+      const sum = p.sum === null || p.sum === undefined ? 0 : (p.sum * mul) / div;
+      s.count = delta ? s.count + count : count;
+      s.sum = delta ? s.sum + sum : sum;
+      s.updatedMs = this.store.now();
+      stored = true;
+    }
+    if (stored) result.accepted++;
   }
 
   private summaryPoint(metric: Metric, fam: Family, p: SummaryDataPoint, resource: Map<string, string>, result: IngestResult): void {
@@ -413,24 +424,31 @@ export class OtlpIngest {
       this.noValuePoints++;
       return;
     }
-    const prep = this.prepare(metric, fam, p.attributes, resource);
-    if (prep === null) return;
-    const [mul, div] = prep.scale;
     const qv = p.quantileValues ?? [];
     const qs = qv.map((q) => q.quantile ?? 0);
     if (qs.some((q) => !(q >= 0 && q <= 1))) return this.drop('invalid_data_point', result, `${metric.name}: a quantile outside [0, 1]`);
-    const s = this.series(prep.fam, prep.labels, null, qs);
-    if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
-    const famQs = s.family.summaryOptions?.quantiles ?? [];
-    const values = (s.quantileValues ??= new Float64Array(famQs.length));
-    for (let i = 0; i < famQs.length; i++) {
-      const at = qs.indexOf(famQs[i]!.quantile);
-      values[i] = at === -1 ? Number.NaN : ((qv[at]!.value ?? Number.NaN) * mul) / div;
+    let stored = false;
+    for (const prep of this.prepare(metric, fam, p.attributes, resource)) {
+      const [mul, div] = prep.scale;
+      const s = this.series(prep.fam, prep.labels, null, qs);
+      if (typeof s === 'string') return this.drop(s, result, `${prep.fam.name}: ${s}`);
+      const famQs = s.family.summaryOptions?.quantiles ?? [];
+      const values = (s.quantileValues ??= new Float64Array(famQs.length));
+      for (let i = 0; i < famQs.length; i++) {
+        const at = qs.indexOf(famQs[i]!.quantile);
+        values[i] = at === -1 ? Number.NaN : ((qv[at]!.value ?? Number.NaN) * mul) / div;
+      }
+      s.count = num(p.count);
+      s.sum = p.sum === null || p.sum === undefined ? 0 : (p.sum * mul) / div;
+      s.updatedMs = this.store.now();
+      stored = true;
     }
-    s.count = num(p.count);
-    s.sum = p.sum === null || p.sum === undefined ? 0 : (p.sum * mul) / div;
-    s.updatedMs = this.store.now();
-    result.accepted++;
+    if (stored) result.accepted++;
+  }
+
+  private refuse(reason: OtlpDropReason, result: IngestResult, message: string): false {
+    this.drop(reason, result, message);
+    return false;
   }
 
   private drop(reason: OtlpDropReason, result: IngestResult, message: string): void {
@@ -464,4 +482,22 @@ function anyValueJson(v: AnyValue | null | undefined): unknown {
   if (v.kvlistValue) return Object.fromEntries((v.kvlistValue.values ?? []).map((kv) => [kv.key, anyValueJson(kv.value)]));
   if (v.bytesValue) return Buffer.from(v.bytesValue).toString('base64');
   return null;
+}
+
+/**
+ * Per-bucket counts on `target` bounds from a histogram on `bounds`: each target bound gets the
+ * count at the largest source bound at or below it. Exact where the two agree, never above the
+ * truth (a quantile read from it errs high, the safe side for latency).
+ */
+export function rebucket(bounds: ArrayLike<number>, counts: ArrayLike<number>, target: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(target.length);
+  let src = 0;
+  let cum = 0;
+  let prev = 0;
+  for (let t = 0; t < target.length; t++) {
+    while (src < bounds.length && bounds[src]! <= target[t]!) cum += counts[src++]!;
+    out[t] = cum - prev;
+    prev = cum;
+  }
+  return out;
 }

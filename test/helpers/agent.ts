@@ -18,6 +18,8 @@ export interface AgentProcess {
   httpPort: number;
   udpPort: number | null;
   tcpPort: number | null;
+  /** The OTLP/HTTP receiver's port, null when it is off. */
+  otlpPort: number | null;
   url: string;
   stderr: () => string;
   metrics: (accept?: string) => Promise<string>;
@@ -28,7 +30,13 @@ export interface AgentProcess {
 }
 
 /** Agent flags every test agent gets unless it passes its own (ephemeral ports, no /proc walk). */
-export const TEST_AGENT_FLAGS = ['--statsd.listen-udp=127.0.0.1:0', '--statsd.listen-tcp=127.0.0.1:0', '--web.listen-address=127.0.0.1:0', '--host.enabled=false'];
+export const TEST_AGENT_FLAGS = [
+  '--statsd.listen-udp=127.0.0.1:0',
+  '--statsd.listen-tcp=127.0.0.1:0',
+  '--web.listen-address=127.0.0.1:0',
+  '--otlp.listen-address=127.0.0.1:0',
+  '--host.enabled=false',
+];
 
 export async function startAgent(args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<AgentProcess> {
   const proc = start(process.execPath, [BIN, ...TEST_AGENT_FLAGS, ...args], { cwd: ROOT, env });
@@ -61,6 +69,7 @@ export async function startAgent(args: string[] = [], env: NodeJS.ProcessEnv = {
     httpPort,
     udpPort: field('udp_port'),
     tcpPort: field('tcp_port'),
+    otlpPort: field('otlp_port'),
     url,
     stderr: proc.stderr,
     metrics,

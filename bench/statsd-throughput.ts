@@ -24,6 +24,14 @@ const opt = (name: string, def: string): string => {
 const SECONDS = Math.min(Number(opt('seconds', '5')), 30);
 const RATES = opt('rates', '250000,500000,1000000,1500000,2000000,0').split(',').map(Number);
 const DIST = path.join(ROOT, 'dist', 'bench');
+/** `--agent DIR` runs the Redline of another checkout (a before/after comparison). */
+const AGENT_ROOT = path.resolve(opt('agent', ROOT));
+/** `--only redline` (or `bare,redline`) skips the other receivers. */
+const ONLY = opt('only', 'bare,redline,etsy').split(',');
+/** `--no-scrape` skips the /metrics timing. */
+const SCRAPE = !args.includes('--no-scrape');
+/** `--no-write` leaves bench/RESULTS.md alone (comparison runs). */
+const WRITE = !args.includes('--no-write');
 const pin = (cpu: number, cmd: string[]): [string, string[]] => (fs.existsSync('/usr/bin/taskset') ? ['taskset', ['-c', String(cpu), ...cmd]] : [cmd[0]!, cmd.slice(1)]);
 
 interface Receiver {
@@ -67,7 +75,7 @@ async function startBare(): Promise<Receiver> {
 async function startRedline(extra: string[] = []): Promise<Receiver & { http: number }> {
   const [cmd, argv] = pin(0, [
     process.execPath,
-    path.join(ROOT, 'bin', 'redline.js'),
+    path.join(AGENT_ROOT, 'bin', 'redline.js'),
     '--statsd.listen-udp=127.0.0.1:0',
     '--statsd.listen-tcp=',
     '--web.listen-address=127.0.0.1:0',
@@ -229,7 +237,12 @@ async function scrapeBench(n: number): Promise<{ series: number; bytes: number; 
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  const makers: (() => Promise<Receiver>)[] = [startBare, () => startRedline(), startEtsy];
+  const all: [string, () => Promise<Receiver>][] = [
+    ['bare', startBare],
+    ['redline', () => startRedline()],
+    ['etsy', startEtsy],
+  ];
+  const makers = all.filter(([k]) => ONLY.includes(k)).map(([, m]) => m);
   for (const make of makers) {
     const r = await make();
     await sleep(300);
@@ -245,6 +258,7 @@ async function main(): Promise<void> {
       await r.stop();
     }
   }
+  if (!SCRAPE) return;
   const scrape = await scrapeBench(100_000);
   console.log(`/metrics with ${scrape.series} series (${(scrape.bytes / 1e6).toFixed(1)} MB): median ${scrape.medianMs.toFixed(0)} ms, max ${scrape.maxMs.toFixed(0)} ms, render ${scrape.renderMs.toFixed(0)} ms, agent RSS ${scrape.rssMiB.toFixed(0)} MiB`);
 
@@ -272,7 +286,7 @@ async function main(): Promise<void> {
   lines.push(
     `- /metrics with ${scrape.series.toLocaleString('en')} series (${(scrape.bytes / 1e6).toFixed(1)} MB of text): median ${scrape.medianMs.toFixed(0)} ms, worst ${scrape.maxMs.toFixed(0)} ms end to end (render alone ${scrape.renderMs.toFixed(0)} ms); agent RSS ${scrape.rssMiB.toFixed(0)} MiB.`,
   );
-  writeSection('Statsd throughput', lines.join('\n'));
+  if (WRITE) writeSection('Statsd throughput', lines.join('\n'));
   console.log('written to bench/RESULTS.md');
 }
 

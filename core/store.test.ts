@@ -1,31 +1,35 @@
 import { describe, it, expect } from 'vitest';
-import { Store } from './store.js';
-import { escapeMetricName, escapeLabelValue } from './labels.js';
-import { SummaryWindow, DEFAULT_SUMMARY_OPTIONS } from './summary.js';
+import { Store, ownFamily } from './store.js';
 
-describe('escapeMetricName (statsd_exporter rules)', () => {
-  const cases: [string, string][] = [
-    ['simple_name', 'simple_name'],
-    ['a.b.c', 'a_b_c'],
-    ['a-b', 'a_b'],
-    ['a--b', 'a_b'],
-    ['a---b', 'a_b'],
-    ['a.-b', 'a__b'],
-    ['1abc', '_1abc'],
-    ['héllo', 'h_llo'],
-    ['a😀b', 'a_b'],
-    ['', ''],
-  ];
-  for (const [input, out] of cases) it(`${JSON.stringify(input)} → ${JSON.stringify(out)}`, () => expect(escapeMetricName(input)).toBe(out));
-});
-
-describe('label value escaping', () => {
-  it('escapes backslash, quote and newline only', () => {
-    expect(escapeLabelValue('a\\b"c\nd\te')).toBe('a\\\\b\\"c\\nd\te');
-  });
+const req = (name: string, type: 'counter' | 'gauge' | 'histogram' | 'summary', labels: Record<string, string> = {}) => ({
+  name,
+  help: 'h',
+  type,
+  labelNames: Object.keys(labels).sort(),
+  labelValues: Object.keys(labels)
+    .sort()
+    .map((k) => labels[k]!),
+  ttlMs: 0,
+  isSet: false,
 });
 
 describe('own families', () => {
+  it('registers a declared family and keeps one series per label set', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    const DEF = ownFamily({ name: 'x_total', help: 'Things.', type: 'counter', labelNames: ['kind'] });
+    const c = store.register(DEF);
+    c.inc(['a'], 2);
+    c.inc(['b']);
+    c.inc(['a']);
+    const fam = store.families.get('x_total')!;
+    expect(fam.own).toBe(true);
+    expect([...fam.series.entries()].map(([k, s]) => [k, s.value])).toEqual([
+      ['{kind="a"}', 3],
+      ['{kind="b"}', 1],
+    ]);
+    expect(store.register(DEF).family).toBe(fam);
+  });
+
   it('throws when code declares one name with two types', () => {
     const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
     store.counter('dup_total', 'x');
@@ -35,24 +39,40 @@ describe('own families', () => {
   it('refuses statsd series that take an own name', () => {
     const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
     store.gauge('redline_statsd_series', 'x');
-    const r = store.statsdSeries({ name: 'redline_statsd_series', help: '', type: 'gauge', labelNames: [], labelValues: [], ttlMs: 0, isSet: false });
-    expect(r).toBe('name_conflict');
+    expect(store.statsdSeries(req('redline_statsd_series', 'gauge'))).toBe('name_conflict');
   });
 });
 
-describe('summary window', () => {
-  it('computes quantiles over the window and forgets old samples', () => {
-    const w = new SummaryWindow({ ...DEFAULT_SUMMARY_OPTIONS, maxAgeMs: 10_000, ageBuckets: 5 }, 0);
-    for (let i = 1; i <= 100; i++) w.observe(i, 0);
-    expect(w.quantiles(1000)).toEqual([50, 90, 99]);
-    expect(w.quantiles(20_000).every(Number.isNaN)).toBe(true);
+describe('statsd families', () => {
+  it('one family per name, one series per label set, capped', () => {
+    const store = new Store({ maxSeries: 2, setIntervalMs: 1000 });
+    const a = store.statsdSeries(req('a', 'counter', { k: '1' }));
+    expect(store.statsdSeries(req('a', 'counter', { k: '1' }))).toBe(a);
+    expect(store.statsdSeries(req('a', 'counter'))).not.toBe(a);
+    expect(store.statsdSeries(req('b', 'counter'))).toBe('series_limit');
+    expect(store.statsdSeriesCount).toBe(2);
   });
 
-  it('bounds memory with a reservoir', () => {
-    const w = new SummaryWindow({ ...DEFAULT_SUMMARY_OPTIONS, bufCap: 100 }, 0);
-    for (let i = 0; i < 100_000; i++) w.observe(i % 1000, 0);
-    const [p50] = w.quantiles(0);
-    expect(p50).toBeGreaterThan(350);
-    expect(p50).toBeLessThan(650);
+  it('refuses a type conflict and a histogram part', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    store.statsdSeries(req('x', 'counter'));
+    expect(store.statsdSeries(req('x', 'gauge'))).toBe('type_conflict');
+    store.statsdSeries(req('lat', 'histogram'));
+    expect(store.statsdSeries(req('lat_bucket', 'gauge'))).toBe('type_conflict');
+    expect(store.statsdSeries(req('lat_count', 'counter'))).toBe('type_conflict');
+  });
+
+  it('expires idle series by TTL and moves the generation', () => {
+    let now = 0;
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000, now: () => now });
+    const s = store.statsdSeries({ ...req('t', 'gauge'), ttlMs: 1000 });
+    const g = store.generation;
+    now = 500;
+    expect(store.expire()).toBe(0);
+    now = 1501;
+    expect(store.expire()).toBe(1);
+    expect(typeof s !== 'string' && s.dead).toBe(true);
+    expect(store.generation).toBe(g + 1);
+    expect(store.families.has('t')).toBe(false);
   });
 });

@@ -143,6 +143,25 @@ export interface StatsdSeriesRequest {
 type Collect = () => void;
 type Refresh = () => Promise<void>;
 
+/**
+ * A family of Redline's own, declared once as a constant next to the code that owns it and
+ * registered with `Store.register`. `labelNames` is a tuple, so `OwnMetric.set` callers and the
+ * declaration cannot disagree on how many label values there are.
+ */
+export interface OwnFamilyDef<L extends readonly string[] = readonly string[]> {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly labelNames: L;
+  /** Histograms only: bucket upper bounds. */
+  readonly buckets?: readonly number[];
+}
+
+/** Declares an own family with its label names kept as a literal tuple type. */
+export function ownFamily<const L extends readonly string[]>(def: OwnFamilyDef<L>): OwnFamilyDef<L> {
+  return Object.freeze(def);
+}
+
 export class Store {
   readonly families = new Map<string, Family>();
   /** Number of live statsd series. */
@@ -179,6 +198,14 @@ export class Store {
 
   histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): OwnMetric {
     return this.own({ name, help, type: 'histogram', buckets }, labelNames);
+  }
+
+  /** Registers a declared own family (see `ownFamily`). */
+  register<L extends readonly string[]>(def: OwnFamilyDef<L>): OwnMetric<L> {
+    return this.own(
+      { name: def.name, help: def.help, type: def.type, ...(def.buckets ? { buckets: def.buckets } : {}) },
+      def.labelNames,
+    ) as OwnMetric<L>;
   }
 
   private own(opts: FamilyOptions, labelNames: readonly string[]): OwnMetric {
@@ -339,16 +366,19 @@ export class Store {
   }
 }
 
+/** Label values in the order of the family's label names (a tuple of the same length when declared with `ownFamily`). */
+export type LabelValues<L extends readonly string[]> = { readonly [K in keyof L]: string };
+
 /** A handle on an own family with a fixed list of label names. */
-export class OwnMetric {
+export class OwnMetric<L extends readonly string[] = readonly string[]> {
   constructor(
     private readonly store: Store,
     readonly family: Family,
-    readonly labelNames: readonly string[],
+    readonly labelNames: L,
   ) {}
 
   /** The series for these label values (in `labelNames` order), created on first use. */
-  series(values: readonly string[] = []): Series {
+  series(values: LabelValues<L> = [] as unknown as LabelValues<L>): Series {
     const key = serialiseLabels(this.labelNames, values);
     let s = this.family.series.get(key);
     if (s === undefined) {
@@ -358,20 +388,20 @@ export class OwnMetric {
     return s;
   }
 
-  set(values: readonly string[], v: number): void {
+  set(values: LabelValues<L>, v: number): void {
     const s = this.series(values);
     s.value = v;
   }
 
-  inc(values: readonly string[] = [], by = 1): void {
+  inc(values: LabelValues<L> = [] as unknown as LabelValues<L>, by = 1): void {
     this.series(values).value += by;
   }
 
-  observe(values: readonly string[], v: number): void {
+  observe(values: LabelValues<L>, v: number): void {
     this.series(values).observe(v, 1, this.store.now());
   }
 
-  remove(values: readonly string[]): void {
+  remove(values: LabelValues<L>): void {
     this.family.series.delete(serialiseLabels(this.labelNames, values));
   }
 

@@ -1,20 +1,26 @@
 /**
  * The statsd hot path: bytes in, series updated. One instance serves every listener.
  *
- * Measured choices (see bench/statsd-throughput.ts):
- * - Lines are parsed straight from the receive Buffer. No string is made for a line whose raw
- *   key (name + type + tags) was seen before: the key is hashed from the bytes (FNV-1a) and
- *   compared byte by byte with the cached entry, which holds the resolved Series.
- * - Numbers are parsed from bytes with a plain decimal fast path; anything else falls back to a
- *   strict regex plus `Number`.
- * - Counters of Redline's own (lines, samples, errors) are plain numbers on this object and
- *   published to the store only when /metrics is read.
+ * One pass over each line, straight from the receive Buffer: the name and the tag and container
+ * fields are hashed while their ends are searched for, values are parsed from the bytes
+ * (numbers.ts), and the key is looked up in the raw-key cache (keycache.ts), which holds the
+ * resolved Series. No string is made for a line whose key was seen before; only a cache miss
+ * decodes the key, splits its tags (tags.ts), maps the name and asks the store for a series.
+ *
+ * Counters of Redline's own (lines, samples, errors) are plain numbers on this object, published
+ * to the store only when /metrics is read (metrics.ts).
  */
 import { isUtf8 } from 'node:buffer';
 import type { Store, Series, MetricType, DropReason } from '../../core/store.js';
-import { escapeMetricName, isValidLabelName } from '../../core/labels.js';
 import type { SummaryOptions } from '../../core/summary.js';
 import type { Logger } from '../../core/log.js';
+import { CacheEntry, KeyCache, keyHash, Hash } from './keycache.js';
+import { DecimalScan, scanDecimal, fastNumber, slowNumber } from './numbers.js';
+import { TagParser, type TagStyles } from './tags.js';
+import { LINE_ERROR_REASONS, DROP_REASONS, type LineErrorReason } from './metrics.js';
+import { Byte, T, SAMPLE_TYPES, typeCode, kindOf, isTypeChar } from './wire.js';
+
+export type { TagStyles } from './tags.js';
 
 /** What the ingest needs from the mapping engine (collector/statsd/mapper.ts). */
 export interface MapResultLike {
@@ -33,13 +39,6 @@ export interface MapperLike {
   map(name: string, kind: 'counter' | 'gauge' | 'observer'): MapResultLike;
 }
 
-export interface TagStyles {
-  dogstatsd: boolean;
-  influx: boolean;
-  librato: boolean;
-  signalfx: boolean;
-}
-
 export interface IngestOptions {
   tags: TagStyles;
   /** Cached raw keys; the cache is emptied when it grows past this. */
@@ -51,74 +50,9 @@ export interface IngestOptions {
   passthrough: MapperLike;
 }
 
-/** Rejection reasons for a line, the `reason` label of `redline_statsd_line_errors_total`. */
-export const LINE_ERROR_REASONS = [
-  'empty_line',
-  'malformed_line',
-  'empty_name',
-  'invalid_value',
-  'invalid_type',
-  'invalid_sample_rate',
-  'illegal_negative_counter',
-  'invalid_utf8',
-  'mixed_tagging_styles',
-  'invalid_tag',
-  'invalid_multi_value',
-  'too_many_values',
-  'line_too_long',
-] as const;
-export type LineErrorReason = (typeof LINE_ERROR_REASONS)[number];
-
-/** Sample types, the `type` label of `redline_statsd_samples_total`. */
-export const SAMPLE_TYPES = ['counter', 'gauge', 'timer', 'histogram', 'distribution', 'set'] as const;
-const T_COUNTER = 0;
-const T_GAUGE = 1;
-const T_TIMER = 2;
-const T_HISTOGRAM = 3;
-const T_DISTRIBUTION = 4;
-const T_SET = 5;
-
-export const DROP_REASONS = ['series_limit', 'type_conflict', 'name_conflict', 'label_conflict'] as const;
-
 const MAX_VALUES = 256;
+/** The longest line accepted (a UDP datagram's payload can be 64 KiB). */
 export const MAX_LINE_BYTES = 65536;
-
-const COLON = 58;
-const PIPE = 124;
-const NL = 10;
-const CR = 13;
-const HASH = 35;
-const AT = 64;
-
-/** A resolved raw key: how to recognise it and what samples with it update. */
-class CacheEntry {
-  constructor(
-    readonly type: number,
-    readonly nameLen: number,
-    readonly nameHash: number,
-    readonly nameHash2: number,
-    readonly tagLen: number,
-    readonly tagHash: number,
-    readonly tagHash2: number,
-    readonly contLen: number,
-    readonly contHash: number,
-    readonly contHash2: number,
-    /** The series updated, or null when dropped (mapping `drop` or a refusal). */
-    readonly series: Series | null,
-    readonly scale: number,
-    readonly refusal: DropReason | 'mapping_drop' | null,
-    /** For refusals: the store generation they were decided in (they are re-tried after it moves). */
-    readonly generation: number,
-  ) {}
-}
-
-const FNV_OFFSET = 2166136261 | 0;
-const FNV_PRIME = 16777619;
-const H2_SEED = 0x2545f491;
-const H2_PRIME = 0x9e3779b1 | 0;
-
-
-const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 export class StatsdIngest {
   // Self-metric counters (published by the agent at scrape time).
@@ -131,17 +65,14 @@ export class StatsdIngest {
   events = 0;
   serviceChecks = 0;
   mappingDrops = 0;
-  tagErrors = 0;
   cacheHits = 0;
   cacheMisses = 0;
   /** Packets abandoned because of a bug in the ingest (should stay 0). */
   internalErrors = 0;
 
-  // Raw-key cache: open addressing over a power-of-two table (hash in `keys`, entry in `slots`).
-  private keys: Int32Array;
-  private slots: (CacheEntry | undefined)[];
-  private mask: number;
-  private cacheCount = 0;
+  private readonly cache: KeyCache;
+  private readonly tags: TagParser;
+  private readonly scan = new DecimalScan();
   private mapper: MapperLike;
   /** Wall clock read once per packet, not per sample. */
   private nowMs = 0;
@@ -170,11 +101,8 @@ export class StatsdIngest {
     private readonly opts: IngestOptions,
   ) {
     this.mapper = mapper;
-    let cap = 1024;
-    while (cap < opts.cacheSize * 2) cap *= 2;
-    this.keys = new Int32Array(cap);
-    this.slots = new Array<CacheEntry | undefined>(cap).fill(undefined);
-    this.mask = cap - 1;
+    this.cache = new KeyCache(opts.cacheSize);
+    this.tags = new TagParser(opts.tags);
     for (const r of LINE_ERROR_REASONS) this.lineErrors.set(r, 0);
     for (const r of [...DROP_REASONS, 'mapping_drop']) this.dropped.set(r, 0);
   }
@@ -186,9 +114,12 @@ export class StatsdIngest {
   }
 
   clearCache(): void {
-    this.keys.fill(0);
-    this.slots.fill(undefined);
-    this.cacheCount = 0;
+    this.cache.clear();
+  }
+
+  /** Tags that could not become labels (no key, or an invalid label name) and were skipped. */
+  get tagErrors(): number {
+    return this.tags.errors;
   }
 
   /** Ingests a datagram (or a batch of complete TCP lines): lines split on `\n`. */
@@ -229,7 +160,7 @@ export class StatsdIngest {
 
   /** Rejects the line starting at `s` and returns where the next one starts. */
   private rejectLine(reason: LineErrorReason, buf: Buffer, s: number, from: number, end: number): number {
-    let e = buf.indexOf(NL, from);
+    let e = buf.indexOf(Byte.NL, from);
     if (e === -1 || e > end) e = end;
     this.reject(reason, buf, s, e);
     return e + 1;
@@ -240,48 +171,48 @@ export class StatsdIngest {
    * over the bytes: the name is hashed while its end is searched for.
    */
   private line(buf: Buffer, s: number, end: number): number {
-    let h = FNV_OFFSET;
-    let h2 = H2_SEED;
+    let h = Hash.FNV_OFFSET;
+    let h2 = Hash.H2_SEED;
     let i = s;
     let c = 0;
     for (; i < end; i++) {
       c = buf[i]!;
-      if (c === COLON || c === NL) break;
-      h = Math.imul(h ^ c, FNV_PRIME);
-      h2 = Math.imul(((h2 << 5) | (h2 >>> 27)) ^ c, H2_PRIME);
+      if (c === Byte.COLON || c === Byte.NL) break;
+      h = Math.imul(h ^ c, Hash.FNV_PRIME);
+      h2 = Math.imul(((h2 << 5) | (h2 >>> 27)) ^ c, Hash.H2_PRIME);
     }
-    if (i === end || c === NL) {
+    if (i === end || c === Byte.NL) {
       // No ':' before the end of the line.
-      const le = i > s && buf[i - 1] === CR ? i - 1 : i;
+      const le = i > s && buf[i - 1] === Byte.CR ? i - 1 : i;
       if (le === s) {
         this.lines++;
         this.reject('empty_line', buf, s, le);
         return i + 1;
       }
       this.lines++;
-      if (buf[s] === 95 && buf[s + 1] === 115 && buf[s + 2] === 99 && buf[s + 3] === PIPE) this.serviceChecks++;
+      if (buf[s] === Byte.UNDERSCORE && buf[s + 1] === 115 && buf[s + 2] === 99 && buf[s + 3] === Byte.PIPE) this.serviceChecks++;
       else this.reject(le - s > MAX_LINE_BYTES ? 'line_too_long' : 'malformed_line', buf, s, le);
       return i + 1;
     }
     this.lines++;
     const nameEnd = i;
     if (nameEnd === s) return this.rejectLine('empty_name', buf, s, i, end);
-    if (buf[s] === 95 /* _ */) {
+    if (buf[s] === Byte.UNDERSCORE) {
       if (buf[s + 1] === 101 /* e */ && buf[s + 2] === 123 /* { */) {
         this.events++;
         return this.skipLine(buf, i, end);
       }
-      if (buf[s + 1] === 115 /* s */ && buf[s + 2] === 99 /* c */ && buf[s + 3] === PIPE) {
+      if (buf[s + 1] === 115 /* s */ && buf[s + 2] === 99 /* c */ && buf[s + 3] === Byte.PIPE) {
         this.serviceChecks++;
         return this.skipLine(buf, i, end);
       }
     }
     const q = this.parseSamples(buf, nameEnd + 1, end);
     if (q < 0) return this.rejectLine(this.error, buf, s, nameEnd, end);
-    // The line ends at q: a newline, a CR before it, or the end of the buffer.
+    // The line ends at q: a newline, a Byte.CR before it, or the end of the buffer.
     let next = q;
-    if (next < end && buf[next] === CR) next++;
-    if (next < end && buf[next] !== NL) return this.rejectLine('malformed_line', buf, s, next, end);
+    if (next < end && buf[next] === Byte.CR) next++;
+    if (next < end && buf[next] !== Byte.NL) return this.rejectLine('malformed_line', buf, s, next, end);
     if (next - s > MAX_LINE_BYTES) {
       this.reject('line_too_long', buf, s, next);
       return next + 1;
@@ -315,7 +246,7 @@ export class StatsdIngest {
   }
 
   private skipLine(buf: Buffer, from: number, end: number): number {
-    let e = buf.indexOf(NL, from);
+    let e = buf.indexOf(Byte.NL, from);
     if (e === -1 || e > end) e = end;
     return e + 1;
   }
@@ -324,14 +255,14 @@ export class StatsdIngest {
     const v = this.vNum[i]!;
     const now = this.nowMs;
     switch (t) {
-      case T_COUNTER:
+      case T.COUNTER:
         series.value += (v / this.vRate[i]!) * scale;
         break;
-      case T_GAUGE:
+      case T.GAUGE:
         if (this.vSigned[i] === 1) series.value += v * scale;
         else series.value = v * scale;
         break;
-      case T_SET:
+      case T.SET:
         series.members!.add(buf.toString('utf8', this.vStart[i]!, this.vEnd[i]!));
         break;
       default: {
@@ -347,7 +278,7 @@ export class StatsdIngest {
 
   /**
    * Parses everything after the name's `:` into the scratch arrays. Returns the index where the
-   * line ends (newline, CR or end), or -1 with `this.error` set when any part of the line is
+   * line ends (newline, Byte.CR or end), or -1 with `this.error` set when any part of the line is
    * invalid: then nothing of it is applied.
    */
   private parseSamples(buf: Buffer, p: number, end: number): number {
@@ -361,7 +292,7 @@ export class StatsdIngest {
         p = this.parseValue(buf, p, end);
         if (p < 0) return -1;
         this.vCount++;
-        if (buf[p] === PIPE) break;
+        if (buf[p] === Byte.PIPE) break;
         p++;
       }
       // Type: up to '|', ':' or the end of the line.
@@ -369,22 +300,22 @@ export class StatsdIngest {
       let q = ts;
       while (q < end) {
         const c = buf[q]!;
-        if (c === PIPE || c === COLON || c === NL || c === CR) break;
+        if (c === Byte.PIPE || c === Byte.COLON || c === Byte.NL || c === Byte.CR) break;
         q++;
       }
       const t = typeCode(buf, ts, q);
       if (t < 0) return this.fail('invalid_type');
-      if (t === T_SET && this.vCount - first > 1) return this.fail('invalid_multi_value');
+      if (t === T.SET && this.vCount - first > 1) return this.fail('invalid_multi_value');
       let rate = 1;
       // Optional fields.
-      while (q < end && buf[q] === PIPE) {
+      while (q < end && buf[q] === Byte.PIPE) {
         const f = q + 1;
         const fc = buf[f];
-        if (fc === AT) {
+        if (fc === Byte.AT) {
           let r = f + 1;
           while (r < end) {
             const c = buf[r]!;
-            if (c === PIPE || c === COLON || c === NL || c === CR) break;
+            if (c === Byte.PIPE || c === Byte.COLON || c === Byte.NL || c === Byte.CR) break;
             r++;
           }
           rate = fastNumber(buf, f + 1, r);
@@ -395,22 +326,22 @@ export class StatsdIngest {
         }
         // Tags and container ids may hold ':' — they end only at '|' or the end of the line.
         let r = f;
-        let fh = FNV_OFFSET;
-        let fh2 = H2_SEED;
+        let fh = Hash.FNV_OFFSET;
+        let fh2 = Hash.H2_SEED;
         while (r < end) {
           const c = buf[r]!;
-          if (c === PIPE || c === NL || c === CR) break;
-          fh = Math.imul(fh ^ c, FNV_PRIME);
-          fh2 = Math.imul(((fh2 << 5) | (fh2 >>> 27)) ^ c, H2_PRIME);
+          if (c === Byte.PIPE || c === Byte.NL || c === Byte.CR) break;
+          fh = Math.imul(fh ^ c, Hash.FNV_PRIME);
+          fh2 = Math.imul(((fh2 << 5) | (fh2 >>> 27)) ^ c, Hash.H2_PRIME);
           r++;
         }
-        if (fc === HASH) {
+        if (fc === Byte.HASH) {
           if (this.tagStart !== -1) return this.fail('malformed_line');
           this.tagStart = f + 1;
           this.tagEnd = r;
           this.tagHash = fh;
           this.tagHash2 = fh2;
-        } else if (fc === 99 /* c */ && buf[f + 1] === COLON) {
+        } else if (fc === 99 /* c */ && buf[f + 1] === Byte.COLON) {
           this.contStart = f + 2;
           this.contEnd = r;
           this.contHash = fh;
@@ -424,9 +355,9 @@ export class StatsdIngest {
       for (let i = first; i < this.vCount; i++) {
         this.vType[i] = t;
         this.vRate[i] = rate;
-        if (t === T_COUNTER && this.vNum[i]! < 0) return this.fail('illegal_negative_counter');
+        if (t === T.COUNTER && this.vNum[i]! < 0) return this.fail('illegal_negative_counter');
       }
-      if (q >= end || buf[q] !== COLON) return q;
+      if (q >= end || buf[q] !== Byte.COLON) return q;
       // Another `value|type` sample follows after ':' (etsy's multi-metric form).
       if (this.tagStart !== -1) return this.fail('malformed_line');
       p = q + 1;
@@ -444,41 +375,22 @@ export class StatsdIngest {
     const i = this.vCount;
     this.vStart[i] = s;
     const c0 = buf[s];
-    this.vSigned[i] = c0 === 43 || c0 === 45 ? 1 : 0;
-    // Fast path: [+-]digits[.digits] with at most 15 significant digits.
-    let p = c0 === 43 || c0 === 45 ? s + 1 : s;
-    let v = 0;
-    let digits = 0;
-    let frac = 0;
-    let dot = false;
-    let c = 0;
-    for (; p < end; p++) {
-      c = buf[p]!;
-      if (c >= 48 && c <= 57) {
-        // Past 15 significant digits only fraction digits may follow; they are below a double's
-        // precision for the values statsd carries (hot-shots sends hrtime floats like 12.345678901234567).
-        if (digits < 15) {
-          v = v * 10 + (c - 48);
-          if (dot) frac++;
-        } else if (!dot) digits = 99;
-        digits++;
-      } else if (c === 46 && !dot) dot = true;
-      else break;
+    this.vSigned[i] = c0 === Byte.PLUS || c0 === Byte.MINUS ? 1 : 0;
+    const scan = this.scan;
+    if (scanDecimal(buf, s, end, scan)) {
+      this.vNum[i] = scan.value;
+      this.vEnd[i] = scan.stop;
+      return scan.stop;
     }
-    if (p < end && (c === PIPE || c === COLON) && digits > 0 && digits < 99) {
-      if (frac > 0) v /= POW10[frac]!;
-      this.vNum[i] = c0 === 45 ? -v : v;
-      this.vEnd[i] = p;
-      return p;
-    }
+    const p = scan.stop;
     // Slow path: find the token's end, then exponents, long numbers, set members or garbage.
     let e = p;
     while (e < end) {
       const ch = buf[e]!;
-      if (ch === PIPE || ch === COLON || ch === NL || ch === CR) break;
+      if (ch === Byte.PIPE || ch === Byte.COLON || ch === Byte.NL || ch === Byte.CR) break;
       e++;
     }
-    if (e >= end || buf[e] === NL || buf[e] === CR) return this.fail('malformed_line');
+    if (e >= end || buf[e] === Byte.NL || buf[e] === Byte.CR) return this.fail('malformed_line');
     if (e === s) return this.fail('invalid_value');
     this.vEnd[i] = e;
     const n = slowNumber(buf, s, e);
@@ -488,79 +400,53 @@ export class StatsdIngest {
     }
     // Sets take any member; the type comes after the values, so look ahead for `|s`.
     let t = e;
-    while (t < end && buf[t] !== PIPE && buf[t] !== NL) t++;
-    if (buf[t] === PIPE && buf[t + 1] === 115 && (t + 2 >= end || !isTypeChar(buf[t + 2]!))) {
+    while (t < end && buf[t] !== Byte.PIPE && buf[t] !== Byte.NL) t++;
+    if (buf[t] === Byte.PIPE && buf[t + 1] === 115 && (t + 2 >= end || !isTypeChar(buf[t + 2]!))) {
       this.vNum[i] = Number.NaN;
       return e;
     }
     return this.fail('invalid_value');
   }
 
-  /**
-   * Finds (or resolves and caches) the entry for a raw key; null when the line is rejected.
-   *
-   * A key is identified by its lengths and two independent 32-bit hashes of each part (name,
-   * tags, container id) plus the type, compared as numbers: measured, comparing the bytes
-   * instead cost ~80 ns a line, a quarter of the whole parse. Two different keys would have to
-   * agree on 64 bits of hash and every length to be confused (odds ~1e-10 at 100,000 keys).
-   */
+  /** Finds (or resolves and caches) the entry for a raw key; null when the line is rejected. */
   private lookup(buf: Buffer, s: number, nameEnd: number, nameHash: number, nameHash2: number, t: number): CacheEntry | null {
     const hasTags = this.tagStart !== -1;
     const hasCont = this.contStart !== -1;
-    const tagLen = hasTags ? this.tagEnd - this.tagStart : -1;
-    const contLen = hasCont ? this.contEnd - this.contStart : -1;
     const tagH = hasTags ? this.tagHash : 0;
-    const tagH2 = hasTags ? this.tagHash2 : 0;
     const contH = hasCont ? this.contHash : 0;
-    const contH2 = hasCont ? this.contHash2 : 0;
-    let h = Math.imul(nameHash ^ (t + 1), FNV_PRIME);
-    h = Math.imul(h ^ tagH, FNV_PRIME);
-    h = Math.imul((h ^ contH) + 0x9e3779b9, FNV_PRIME) | 0;
-    const nameLen = nameEnd - s;
-    const mask = this.mask;
-    let idx = h & mask;
-    for (;;) {
-      const e = this.slots[idx];
-      if (e === undefined) break;
-      if (
-        this.keys[idx] === h &&
-        e.type === t &&
-        e.nameLen === nameLen &&
-        e.nameHash === nameHash &&
-        e.nameHash2 === nameHash2 &&
-        e.tagLen === tagLen &&
-        e.tagHash === tagH &&
-        e.tagHash2 === tagH2 &&
-        e.contLen === contLen &&
-        e.contHash === contH &&
-        e.contHash2 === contH2
-      ) {
-        const stale =
-          (e.series !== null && e.series.dead) ||
-          (e.refusal !== null && e.refusal !== 'mapping_drop' && e.generation !== this.store.generation);
-        if (!stale) {
-          this.cacheHits++;
-          return e;
-        }
-        // Resolve again in place: the slot keeps its key.
-        this.cacheMisses++;
-        const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
-        if (fresh !== null) this.slots[idx] = fresh;
-        return fresh;
+    const h = keyHash(nameHash, t, tagH, contH);
+    const cache = this.cache;
+    const slot = cache.find(
+      h,
+      t,
+      nameEnd - s,
+      nameHash,
+      nameHash2,
+      hasTags ? this.tagEnd - this.tagStart : -1,
+      tagH,
+      hasTags ? this.tagHash2 : 0,
+      hasCont ? this.contEnd - this.contStart : -1,
+      contH,
+      hasCont ? this.contHash2 : 0,
+    );
+    if (slot >= 0) {
+      const e = cache.at(slot);
+      const stale =
+        (e.series !== null && e.series.dead) ||
+        (e.refusal !== null && e.refusal !== 'mapping_drop' && e.generation !== this.store.generation);
+      if (!stale) {
+        this.cacheHits++;
+        return e;
       }
-      idx = (idx + 1) & mask;
+      // Resolve again in place: the slot keeps its key.
+      this.cacheMisses++;
+      const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
+      if (fresh !== null) cache.replace(slot, fresh);
+      return fresh;
     }
     this.cacheMisses++;
     const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
-    if (fresh === null) return null;
-    if (this.cacheCount >= this.opts.cacheSize) {
-      // Emptying the whole cache is O(1) amortised and keeps probe chains short.
-      this.clearCache();
-      idx = h & mask;
-    }
-    this.keys[idx] = h;
-    this.slots[idx] = fresh;
-    this.cacheCount++;
+    if (fresh !== null) cache.insert(slot, h, fresh);
     return fresh;
   }
 
@@ -573,19 +459,19 @@ export class StatsdIngest {
       return null;
     }
     const labels = new Map<string, string>();
-    const name = this.parseNameTags(nameBytes.toString('utf8'), labels, tagBytes !== null);
+    const name = this.tags.nameTags(nameBytes.toString('utf8'), labels, tagBytes !== null);
     if (name === null) {
-      this.reject(this.error!, buf, s, nameEnd);
+      this.reject('mixed_tagging_styles', buf, s, nameEnd);
       return null;
     }
     if (name === '') {
       this.reject('empty_name', buf, s, nameEnd);
       return null;
     }
-    if (tagBytes !== null && this.opts.tags.dogstatsd) this.parseDogTags(tagBytes.toString('utf8'), labels);
+    if (tagBytes !== null) this.tags.dogTags(tagBytes.toString('utf8'), labels);
     if (contBytes !== null) labels.set('container_id', contBytes.toString('utf8'));
 
-    const kind = t === T_COUNTER ? 'counter' : t === T_GAUGE || t === T_SET ? 'gauge' : 'observer';
+    const kind = kindOf(t);
     const mapper = name.startsWith('redline_') ? this.opts.passthrough : this.mapper;
     let m: MapResultLike;
     try {
@@ -608,8 +494,8 @@ export class StatsdIngest {
       this.opts.enrich?.(labels);
       const labelNames = [...labels.keys()].sort();
       const type: MetricType =
-        t === T_COUNTER ? 'counter' : t === T_GAUGE || t === T_SET ? 'gauge' : m.observerType;
-      if (t === T_TIMER) scale *= 0.001;
+        t === T.COUNTER ? 'counter' : t === T.GAUGE || t === T.SET ? 'gauge' : m.observerType;
+      if (t === T.TIMER) scale *= 0.001;
       const got = store.statsdSeries({
         name: m.name,
         help: m.help ?? `Metric autogenerated by Redline from statsd ${kind} samples.`,
@@ -619,7 +505,7 @@ export class StatsdIngest {
         buckets: type === 'histogram' ? m.buckets : undefined,
         summary: type === 'summary' ? m.summary : undefined,
         ttlMs: m.ttlMs,
-        isSet: t === T_SET,
+        isSet: t === T.SET,
       });
       if (typeof got === 'string') refusal = got;
       else series = got;
@@ -641,136 +527,4 @@ export class StatsdIngest {
       store.generation,
     );
   }
-
-  /**
-   * Splits name-embedded tags (SignalFx `name[k=v]`, Librato `name#k=v`, InfluxDB `name,k=v`)
-   * from the name, in statsd_exporter's order. Returns the bare name, or null on error.
-   */
-  private parseNameTags(raw: string, labels: Map<string, string>, hasDogTags: boolean): string | null {
-    const o = this.opts.tags;
-    let name = raw;
-    let style = false;
-    if (o.signalfx) {
-      const open = name.indexOf('[');
-      const close = open === -1 ? -1 : name.indexOf(']', open);
-      if (open !== -1 && close !== -1) {
-        style = true;
-        this.parseKvList(name.slice(open + 1, close), '=', labels);
-        name = name.slice(0, open) + name.slice(close + 1);
-      }
-    }
-    if (!style && o.librato) {
-      const i = name.indexOf('#');
-      if (i !== -1) {
-        style = true;
-        this.parseKvList(name.slice(i + 1), '=', labels);
-        name = name.slice(0, i);
-      }
-    }
-    if (!style && o.influx) {
-      const i = name.indexOf(',');
-      if (i !== -1) {
-        style = true;
-        this.parseKvList(name.slice(i + 1), '=', labels);
-        name = name.slice(0, i);
-      }
-    }
-    if (style && hasDogTags && o.dogstatsd) {
-      this.error = 'mixed_tagging_styles';
-      return null;
-    }
-    return name;
-  }
-
-  private parseKvList(list: string, sep: string, labels: Map<string, string>): void {
-    for (const part of list.split(',')) {
-      if (part === '') continue;
-      const i = part.indexOf(sep);
-      if (i <= 0) {
-        this.tagErrors++;
-        continue;
-      }
-      this.setTag(part.slice(0, i), part.slice(i + 1), labels);
-    }
-  }
-
-  /** DogStatsD tags `k:v,k2:v2`; a bare tag `k` becomes `k="true"` (as Telegraf does). */
-  private parseDogTags(list: string, labels: Map<string, string>): void {
-    for (const part of list.split(',')) {
-      if (part === '') continue;
-      const i = part.indexOf(':');
-      if (i === 0) {
-        this.tagErrors++;
-        continue;
-      }
-      if (i === -1) this.setTag(part, 'true', labels);
-      else this.setTag(part.slice(0, i), part.slice(i + 1), labels);
-    }
-  }
-
-  private setTag(key: string, value: string, labels: Map<string, string>): void {
-    const k = escapeMetricName(key);
-    if (!isValidLabelName(k)) {
-      this.tagErrors++;
-      return;
-    }
-    labels.set(k, value);
-  }
 }
-
-function isTypeChar(c: number): boolean {
-  return c !== PIPE && c !== NL && c !== COLON;
-}
-
-/** c=counter, g=gauge, ms=timer, h=histogram, d=distribution, s=set; -1 otherwise. */
-function typeCode(buf: Buffer, s: number, e: number): number {
-  const n = e - s;
-  const a = buf[s];
-  if (n === 1) {
-    switch (a) {
-      case 99:
-        return T_COUNTER;
-      case 103:
-        return T_GAUGE;
-      case 104:
-        return T_HISTOGRAM;
-      case 100:
-        return T_DISTRIBUTION;
-      case 115:
-        return T_SET;
-    }
-    return -1;
-  }
-  if (n === 2 && a === 109 && buf[s + 1] === 115) return T_TIMER;
-  return -1;
-}
-
-/** Plain decimals (`0.25`, `10`) without a string; NaN when the bytes need the slow path. */
-function fastNumber(buf: Buffer, s: number, e: number): number {
-  let v = 0;
-  let digits = 0;
-  let frac = 0;
-  let dot = false;
-  for (let p = s; p < e; p++) {
-    const c = buf[p]!;
-    if (c >= 48 && c <= 57) {
-      v = v * 10 + (c - 48);
-      digits++;
-      if (dot) frac++;
-    } else if (c === 46 && !dot) dot = true;
-    else return Number.NaN;
-  }
-  if (digits === 0 || digits > 15) return Number.NaN;
-  return frac > 0 ? v / POW10[frac]! : v;
-}
-
-/** Any decimal float syntax (exponents, signs); NaN for anything else, including NaN and ±Inf. */
-function slowNumber(buf: Buffer, s: number, e: number): number {
-  if (s >= e) return Number.NaN;
-  const str = buf.toString('latin1', s, e);
-  if (!NUMBER_RE.test(str)) return Number.NaN;
-  const n = Number(str);
-  return Number.isFinite(n) ? n : Number.NaN;
-}
-
-const POW10: number[] = Array.from({ length: 16 }, (_, i) => 10 ** i);

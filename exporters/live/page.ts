@@ -45,7 +45,7 @@ export function renderPage(about: About, telemetryPath: string): string {
         <li><a href="${p}">${p}</a> metrics (Prometheus text, OpenMetrics when asked)</li>
         <li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a> health and readiness</li>
         <li><a href="/api/v1/live?range=all">/api/v1/live</a> this view's data (JSON)</li>
-        <li><code>POST /-/reload</code> reload the mapping (also on SIGHUP)</li>
+        <li>SIGHUP reloads the mapping; <code>POST /-/reload</code> too with <code>--web.enable-lifecycle</code></li>
       </ul>
       <ul class="status" id="status">${status}</ul>
     </details>

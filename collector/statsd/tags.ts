@@ -1,0 +1,101 @@
+/**
+ * The four tag styles statsd_exporter reads, into labels:
+ *
+ *   DogStatsD  name:1|c|#k:v,k2:v2      (a bare `k` becomes k="true", as Telegraf reads it)
+ *   InfluxDB   name,k=v,k2=v2:1|c
+ *   Librato    name#k=v,k2=v2:1|c
+ *   SignalFx   name[k=v,k2=v2]:1|c
+ *
+ * Name-embedded styles are looked for in statsd_exporter's order (SignalFx, then Librato, then
+ * InfluxDB; the first found wins) and may not be mixed with DogStatsD tags on one line. Tag keys
+ * are escaped like metric names; a tag that cannot become a label is skipped and counted.
+ * Runs on cache misses only.
+ */
+import { escapeMetricName, isValidLabelName } from '../../core/labels.js';
+
+export interface TagStyles {
+  dogstatsd: boolean;
+  influx: boolean;
+  librato: boolean;
+  signalfx: boolean;
+}
+
+export class TagParser {
+  /** Tags that could not become labels (no key, or an invalid label name). */
+  errors = 0;
+
+  constructor(private readonly styles: TagStyles) {}
+
+  /**
+   * Splits name-embedded tags from `raw` into `labels`. Returns the bare name, or null when
+   * the line mixes a name-embedded style with DogStatsD tags (`mixed_tagging_styles`).
+   */
+  nameTags(raw: string, labels: Map<string, string>, hasDogTags: boolean): string | null {
+    const o = this.styles;
+    let name = raw;
+    let found = false;
+    if (o.signalfx) {
+      const open = name.indexOf('[');
+      const close = open === -1 ? -1 : name.indexOf(']', open);
+      if (open !== -1 && close !== -1) {
+        found = true;
+        this.kvList(name.slice(open + 1, close), '=', labels);
+        name = name.slice(0, open) + name.slice(close + 1);
+      }
+    }
+    if (!found && o.librato) {
+      const i = name.indexOf('#');
+      if (i !== -1) {
+        found = true;
+        this.kvList(name.slice(i + 1), '=', labels);
+        name = name.slice(0, i);
+      }
+    }
+    if (!found && o.influx) {
+      const i = name.indexOf(',');
+      if (i !== -1) {
+        found = true;
+        this.kvList(name.slice(i + 1), '=', labels);
+        name = name.slice(0, i);
+      }
+    }
+    if (found && hasDogTags && o.dogstatsd) return null;
+    return name;
+  }
+
+  /** DogStatsD tags `k:v,k2:v2` (the text after `|#`); does nothing when the style is off. */
+  dogTags(list: string, labels: Map<string, string>): void {
+    if (!this.styles.dogstatsd) return;
+    for (const part of list.split(',')) {
+      if (part === '') continue;
+      const i = part.indexOf(':');
+      if (i === 0) {
+        this.errors++;
+        continue;
+      }
+      if (i === -1) this.set(part, 'true', labels);
+      else this.set(part.slice(0, i), part.slice(i + 1), labels);
+    }
+  }
+
+  private kvList(list: string, sep: string, labels: Map<string, string>): void {
+    for (const part of list.split(',')) {
+      if (part === '') continue;
+      const i = part.indexOf(sep);
+      if (i <= 0) {
+        this.errors++;
+        continue;
+      }
+      this.set(part.slice(0, i), part.slice(i + 1), labels);
+    }
+  }
+
+  private set(key: string, value: string, labels: Map<string, string>): void {
+    const k = escapeMetricName(key);
+    if (!isValidLabelName(k)) {
+      this.errors++;
+      return;
+    }
+    labels.set(k, value);
+  }
+}

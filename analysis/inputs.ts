@@ -11,7 +11,6 @@ export const INPUTS = {
   /** Demand (run time + run-queue wait) of the busiest thread, then what it received. */
   busiestThreadCpu: ['redline_process_busiest_thread_cpu_demand_ratio', 'redline_process_busiest_thread_cpu_ratio'],
   groupCpuCores: 'redline_process_cpu_cores',
-  runqueueWaitSeconds: 'redline_process_runqueue_wait_seconds_total',
   cgroupCpuLimitCores: 'redline_cgroup_cpu_limit_cores',
   cgroupCpuPeriods: 'redline_cgroup_cpu_periods_total',
   cgroupCpuThrottledPeriods: 'redline_cgroup_cpu_throttled_periods_total',

@@ -319,11 +319,11 @@ export class Analysis {
       const g = l['group'];
       const role = roleOf(l);
       if (!g || role === undefined) return;
-      const wait = sumOf(store, INPUTS.runqueueWaitSeconds, { group: g });
-      const waitRate = this.rate(`wait/${g}`, wait, t);
-      const demand = s.value + (Number.isFinite(waitRate) ? waitRate : 0);
+      // Received CPU, not demand: run-queue wait summed over every thread of a group measures
+      // the host's contention (a busy host makes every group wait), not the group's own limit.
+      // Starvation of the one thread that matters shows in cpu_thread's demand.
       const limit = quota.get(g) ?? hostCpus;
-      if (limit !== null && limit > 0) put(g, role, RESOURCES.cpu_group.resource, demand / limit);
+      if (limit !== null && limit > 0) put(g, role, RESOURCES.cpu_group.resource, s.value / limit);
     });
     forEach(store, INPUTS.cgroupCpuPeriods, (l, s) => {
       const g = l['group'];

@@ -68,7 +68,7 @@ export const RESOURCES = {
   cpu_group: {
     resource: 'cpu_group',
     title: 'group CPU',
-    help: "Cores the whole group uses (or demands) out of its cgroup CPU quota where one is set, else out of the host's CPUs.",
+    help: "Cores the whole group receives out of its cgroup CPU quota where one is set, else out of the host's CPUs.",
     saturatedAt: both(LIMITS.hostCpuBusy),
   },
   cpu_throttling: {

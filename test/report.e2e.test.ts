@@ -1,0 +1,210 @@
+/**
+ * `redline report` end to end: a ramp against a service of the test's own (a worker pool it
+ * declares over statsd), with real injector processes added one per step, a real agent and a real
+ * Prometheus scraping it. The report is read from the agent and from Prometheus; its JSON, exit
+ * codes, baseline comparison and HTML (in real Chromium) are checked.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { startAgent, BIN, ROOT, type AgentProcess } from './helpers/agent.js';
+import { start, run, stopAll } from './helpers/process.js';
+import { freePort } from './helpers/net.js';
+import { waitFor } from './helpers/wait.js';
+import { valueWith } from './helpers/exposition.js';
+
+const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
+const SERVICE = path.join(ROOT, 'test', 'fixtures', 'pool-service.mjs');
+const INJECTOR = path.join(ROOT, 'test', 'fixtures', 'open-loop-injector.mjs');
+const RUN_ID = `r${process.pid}x${Date.now() % 100000}`;
+/** Each injector offers 60 requests/s; the service serves at most 20 slots / 0.2 s = 100/s. */
+const RATE = 60;
+const STEPS = 3;
+/** Seconds per step: the verdict needs 10 s of samples, the step measurement a few more. */
+const STEP_SECONDS = 16;
+
+interface ReportJson {
+  verdict: { limit: string; group: string | null; resource: string | null; onset: string | null };
+  knee: { step: number | null; load: number | null; throughput: number | null };
+  steps: Array<{ step: number; load: number; start: number; end: number; offeredRps: number | null; achievedRps: number; latencyP95Seconds: number | null; errorRatio: number }>;
+  baseline?: unknown;
+  deltas?: { kneeLoad: number | null; sameResource: boolean };
+}
+
+let dir: string;
+let agent: AgentProcess;
+let promUrl: string;
+let runStart: number;
+let runEnd: number;
+let fromAgent: ReportJson;
+
+const report = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  run(process.execPath, [BIN, 'report', ...args], { cwd: ROOT, timeoutMs: 60_000 });
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-report-'));
+  agent = await startAgent([
+    '--host.enabled=true',
+    '--preset=loadtest',
+    `--sut=svc=pool-service[.]mjs .*--run-id=${RUN_ID}`,
+    `--injector=inj=open-loop-injector[.]mjs .*--run-id=${RUN_ID}`,
+  ]);
+  const promPort = await freePort();
+  promUrl = `http://127.0.0.1:${promPort}`;
+  fs.writeFileSync(
+    path.join(dir, 'prometheus.yml'),
+    stringify({
+      global: { scrape_interval: '1s' },
+      scrape_configs: [{ job_name: 'redline', honor_labels: true, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [`127.0.0.1:${agent.httpPort}`], labels: { env: 'e2e', run: RUN_ID } }] }],
+    }),
+  );
+  start(PROMETHEUS, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn']);
+  await waitFor(() => fetch(`${promUrl}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'Prometheus ready' });
+
+  const statsd = `127.0.0.1:${agent.udpPort}`;
+  const svc = start(process.execPath, [SERVICE, `--statsd=${statsd}`, '--service=svc', '--max-seconds=240', `--run-id=${RUN_ID}`]);
+  await svc.until((o) => /"port":\d+/.test(o), { what: 'the service port' });
+  const target = `http://127.0.0.1:${/"port":(\d+)/.exec(svc.stdout())![1]}/`;
+  await waitFor(async () => valueWith(await agent.metrics(), 'redline_process_count', { group: 'svc', role: 'sut' }) === 1, { timeoutMs: 30_000, what: 'the service counted in its group' });
+  runStart = Math.floor(Date.now() / 1000);
+  for (let step = 1; step <= STEPS; step++) {
+    start(process.execPath, [INJECTOR, `--target=${target}`, `--rate=${RATE}`, `--statsd=${statsd}`, '--max-seconds=240', `--run-id=${RUN_ID}`]);
+    // A step lasts STEP_SECONDS from the moment the agent counts its new injector process.
+    await waitFor(async () => valueWith(await agent.metrics(), 'redline_injector_processes', { group: 'inj' }) === step, { timeoutMs: 30_000, what: `injector ${step} counted` });
+    const since = Date.now();
+    await waitFor(() => Date.now() - since >= STEP_SECONDS * 1000, { timeoutMs: STEP_SECONDS * 1000 + 5000, intervalMs: 250, what: `step ${step}` });
+  }
+  runEnd = Math.ceil(Date.now() / 1000);
+  const r = await report(['--agent', agent.url, '--json']);
+  expect(r.stderr).toBe('');
+  fromAgent = JSON.parse(r.stdout) as ReportJson;
+}, 240_000);
+
+afterAll(async () => {
+  await stopAll();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('redline report on a ramp', () => {
+  it('names the SUT, its pool and the knee step from the agent', () => {
+    expect(fromAgent.verdict).toMatchObject({ limit: 'sut', group: 'svc', resource: 'pool:workers' });
+    expect(fromAgent.steps.map((s) => s.load)).toEqual([1, 2, 3]);
+    const onset = Date.parse(fromAgent.verdict.onset!) / 1000;
+    const step2 = fromAgent.steps[1]!;
+    // The pool fills when the second injector joins.
+    expect(onset).toBeGreaterThanOrEqual(step2.start - 1);
+    expect(onset).toBeLessThanOrEqual(step2.end);
+    expect(fromAgent.knee).toMatchObject({ step: 2, load: 2 });
+    // 100 requests/s is the service's capacity: step 1 follows its 60/s, step 2 is held at the capacity.
+    expect(fromAgent.steps[0]!.offeredRps).toBe(RATE);
+    expect(fromAgent.steps[0]!.achievedRps).toBeGreaterThan(0.9 * RATE);
+    expect(fromAgent.steps[0]!.achievedRps).toBeLessThanOrEqual(RATE);
+    expect(fromAgent.knee.throughput!).toBeGreaterThan(80);
+    expect(fromAgent.knee.throughput!).toBeLessThanOrEqual(105);
+    expect(fromAgent.steps[1]!.latencyP95Seconds!).toBeGreaterThan(2 * fromAgent.steps[0]!.latencyP95Seconds!);
+  });
+
+  it('prints the step table and the verdict in the terminal', async () => {
+    const r = await report(['--agent', agent.url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('verdict: SUT saturated: svc, pool workers');
+    expect(r.stdout).toContain('Throughput stopped following the load at step 2 (2 injector processes');
+    expect(r.stdout).toContain('The injector stayed healthy.');
+    expect(r.stdout.split('\n').filter((l) => /^\s+[123]\s+[123]\s/.test(l))).toHaveLength(3);
+  });
+
+  it('sets the exit code with --fail-on', async () => {
+    expect((await report(['--agent', agent.url, '--fail-on', 'sut'])).code).toBe(1);
+    expect((await report(['--agent', agent.url, '--fail-on=sut,injector', '--json'])).code).toBe(1);
+    expect((await report(['--agent', agent.url, '--fail-on', 'injector'])).code).toBe(0);
+    expect((await report(['--agent', agent.url])).code).toBe(0);
+    const bad = await report(['--agent', agent.url, '--fail-on', 'db']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--fail-on: expected sut and/or injector, got "db"');
+    // A port nothing listens on.
+    const closed = await freePort();
+    const gone = await report(['--agent', `http://127.0.0.1:${closed}`, '--json']);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toContain(`cannot reach http://127.0.0.1:${closed}/api/v1/analysis: ECONNREFUSED`);
+  });
+
+  it('compares against a baseline run', async () => {
+    const base = path.join(dir, 'base.json');
+    // The baseline: the same service before a change that let it serve only one injector's worth.
+    fs.writeFileSync(base, JSON.stringify({ ...fromAgent, knee: { step: 1, load: 1, throughput: 50 }, verdict: { ...fromAgent.verdict, resource: 'cpu_thread' } }));
+    const r = await report(['--agent', agent.url, '--json', '--baseline', base]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as ReportJson;
+    expect(j.deltas).toMatchObject({ kneeLoad: 1, sameResource: false });
+    const t = await report(['--agent', agent.url, '--baseline', base]);
+    expect(t.stdout).toMatch(/knee load\s+2\s+1\s+\+1 \(\+100%\)/);
+    expect(t.stdout).toMatch(/first saturated\s+sut: svc pool:workers\s+sut: svc cpu_thread\s+different/);
+  });
+
+  it('gives the same answer from a Prometheus that scraped the run', async () => {
+    // Prometheus has the last scrapes of the run once its head block answers for runEnd.
+    await waitFor(
+      async () => {
+        const u = `${promUrl}/api/v1/query?query=${encodeURIComponent(`count(redline_saturation_ratio{run="${RUN_ID}"})`)}&time=${runEnd}`;
+        const j = (await (await fetch(u)).json()) as { data: { result: unknown[] } };
+        return j.data.result.length > 0;
+      },
+      { timeoutMs: 30_000, what: 'Prometheus holding the run' },
+    );
+    const r = await report(['--prometheus', promUrl, '--start', String(runStart - 5), '--end', String(runEnd), '--env', 'e2e', '--run', RUN_ID, '--json']);
+    expect(r.stderr).toBe('');
+    const j = JSON.parse(r.stdout) as ReportJson;
+    expect(j.verdict).toMatchObject({ limit: 'sut', group: 'svc', resource: 'pool:workers' });
+    expect(j.steps.map((s) => s.load)).toEqual([1, 2, 3]);
+    expect(j.knee).toMatchObject({ step: 2, load: 2 });
+    expect(Math.abs(Date.parse(j.verdict.onset!) - Date.parse(fromAgent.verdict.onset!))).toBeLessThanOrEqual(3000);
+    const none = await report(['--prometheus', promUrl, '--start', String(runStart - 5), '--end', String(runEnd), '--run', 'no-such-run', '--json']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('has no Redline series');
+  });
+
+  it('writes one self-contained HTML file that real Chromium draws offline', async () => {
+    const out = path.join(dir, 'report.html');
+    const r = await report(['--agent', agent.url, '--out', out]);
+    expect(r.code).toBe(0);
+    const html = fs.readFileSync(out, 'utf8');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!127\.0\.0\.1)[a-z0-9.-]+\/[^"' ]*\.(js|css)/i);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('request', (req) => {
+        if (!req.url().startsWith('file:')) requests.push(req.url());
+      });
+      await page.goto(`file://${out}`);
+      await page.waitForSelector('body[data-charts]', { timeout: 30_000 });
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      expect(await page.textContent('#verdict')).toContain('SUT saturated: svc, pool workers');
+      // Counts the inked pixels of each chart's canvas (a string: the test's TypeScript has no DOM types).
+      const charts = (await page.evaluate(`[...document.querySelectorAll('section.chart')].map((s) => {
+        const c = s.querySelector('canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let inked = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) inked++;
+        return { id: s.id, inked, width: c.width };
+      })`)) as Array<{ id: string; inked: number; width: number }>;
+      const ids = charts.map((c) => c.id);
+      expect(ids).toEqual(expect.arrayContaining(['chart-load-throughput', 'chart-load-latency', 'chart-ratio-sut-svc', 'chart-ratio-injector-inj', 'chart-knee']));
+      for (const c of charts) expect(c.inked, `${c.id} drew nothing`).toBeGreaterThan(2000);
+    } finally {
+      await browser.close();
+    }
+  });
+});

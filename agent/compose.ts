@@ -54,19 +54,19 @@ export function buildMapper(statsd: StatsdSettings): ChainMapper {
 }
 
 /** The host collector and the lookup it publishes, or nothing when it is off. */
-async function buildHost(settings: Settings, store: Store): Promise<{ source: Source; groups: PidGroups } | null> {
+async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups } | null> {
   const { host } = settings;
   if (!host.enabled) return null;
   // Loaded on demand: an agent that only serves statsd never loads the /proc readers.
   const { createHostCollector } = await import('../collector/host/index.js');
-  const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups] });
+  const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups], warn: (msg, fields) => logger.warn(msg, fields) });
   return {
     source: {
       description: `host collector every ${host.intervalMs} ms, groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
       start: () => collector.start(),
       stop: () => collector.stop(),
     },
-    groups: { groupOf: (pid) => collector.groupOf(pid) ?? undefined },
+    groups: collector,
   };
 }
 
@@ -104,7 +104,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
 
-  const host = await buildHost(settings, store);
+  const host = await buildHost(settings, store, logger);
   const sources: Source[] = host ? [host.source] : [];
   if (settings.probe.http.length > 0) {
     const { probe } = settings;

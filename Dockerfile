@@ -6,14 +6,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild unix-dgram
+# The product's sources, stage by stage (test/dockerfile.e2e.test.ts builds exactly these).
 COPY tsconfig.json tsconfig.build.json index.ts ./
 COPY agent ./agent
 COPY collector ./collector
 COPY core ./core
 COPY analysis ./analysis
 COPY exporters ./exporters
-COPY dashboards ./dashboards
-COPY bench ./bench
+COPY demo ./demo
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
 
 FROM node:20.20.0-bookworm-slim
@@ -27,6 +27,8 @@ COPY --from=build /app/dist ./dist
 # The live view's page script and styles (served from the package, not compiled).
 COPY exporters/live/assets ./exporters/live/assets
 COPY bin ./bin
+# Read at run time: `--preset NAME` loads presets/NAME.yml.
+COPY presets ./presets
 EXPOSE 8125/udp 8125/tcp 9102/tcp
 ENTRYPOINT ["node", "/app/bin/redline.js"]
 CMD ["--config=/etc/redline/redline.yaml"]

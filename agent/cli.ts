@@ -9,7 +9,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const sub = argv[0];
   if (sub === 'demo') {
     // Loaded on demand, as the probe path: the agent itself never loads the demo.
-    const { runDemo } = await import('../examples/demo/run.js');
+    const { runDemo } = await import('../demo/run.js');
     process.exitCode = await runDemo(argv.slice(1));
     return;
   }

@@ -23,7 +23,7 @@ export function packageVersion(): string {
 }
 
 /** The mapping presets `--preset NAME` loads (statsd_exporter's format, one file per load tool). */
-export const PRESET_DIR = path.join(PACKAGE_ROOT, 'examples', 'mappings');
+export const PRESET_DIR = path.join(PACKAGE_ROOT, 'presets');
 
 export function presetNames(): string[] {
   try {

@@ -14,7 +14,7 @@ import { freePort } from './helpers/net.js';
 import { run, start, stopAll, type Proc } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
 import { dashboardQueries, substitute } from '../dashboards/promql.js';
-import type { DemoResult } from '../examples/demo/run.js';
+import type { DemoResult } from '../demo/run.js';
 
 const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const STEPS = 4;

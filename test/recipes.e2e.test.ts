@@ -36,7 +36,7 @@ async function runCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, 
 }
 
 beforeAll(async () => {
-  const sut = start(process.execPath, [path.join(ROOT, 'dist', 'examples', 'demo', 'sut.js'), '--port=0', '--login-ms=1'], { cwd: ROOT });
+  const sut = start(process.execPath, [path.join(ROOT, 'dist', 'demo', 'sut.js'), '--port=0', '--login-ms=1'], { cwd: ROOT });
   await sut.until(() => sut.stdout().includes('\n'), { what: 'the demo service port line' });
   target = `http://127.0.0.1:${(JSON.parse(sut.stdout().split('\n')[0]!) as { port: number }).port}`;
 });

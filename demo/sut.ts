@@ -11,7 +11,7 @@
  * It listens with a modest backlog (--backlog). `redline demo` picks the costs so that the
  * chosen bottleneck gives out first; run alone it takes them from flags:
  *
- *   node dist/examples/demo/sut.js --port=0 --login-ms=10 --hold-ms=0 --backlog=128
+ *   node dist/demo/sut.js --port=0 --login-ms=10 --hold-ms=0 --backlog=128
  *
  * On start it prints one JSON line to stdout: {"port":N,"pbkdf2_iterations":N}.
  * It runs until SIGTERM/SIGINT, or --max-seconds (a safety bound) has passed.

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { probePath } from '../../collector/probe/path.js';
+import { probePath } from '../collector/probe/path.js';
 import { parseFlags, numberFlag } from './flags.js';
 import { REQUESTS_PER_SCENARIO } from './injector.js';
 import { parseExposition, sum, max, increase, bucketIncrease, quantile, type Scrape } from './scrape.js';
@@ -441,7 +441,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stderr.write(`redline demo: ${(err as Error).message}\n`);
     return 1;
   }
-  const demoDir = path.join(root, 'dist', 'examples', 'demo');
+  const demoDir = path.join(root, 'dist', 'demo');
   const files = { bin: path.join(root, 'bin', 'redline.js'), sut: path.join(demoDir, 'sut.js'), injector: path.join(demoDir, 'injector.js'), probe: probePath() };
   for (const [k, f] of Object.entries(files)) {
     if (!fs.existsSync(f)) {

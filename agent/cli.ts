@@ -24,6 +24,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return;
   }
 
+  // SIGHUP's default action kills the process: from here on it reloads, and one that arrives
+  // during start-up (a large mapping file) is queued until the agent is ready.
+  let running: Awaited<ReturnType<typeof startAgent>> | null = null;
+  let reloadQueued = false;
+  const reload = (): void => {
+    if (running === null) {
+      reloadQueued = true;
+      return;
+    }
+    running.reload().catch(() => {
+      // Logged by reload; the old configuration stays.
+    });
+  };
+  process.on('SIGHUP', reload);
+
   let settings: Settings;
   try {
     settings = loadSettings(argv, env);
@@ -68,11 +83,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGHUP', () => {
-    agent.reload().catch(() => {
-      // Logged by reload; the old configuration stays.
-    });
-  });
+  running = agent;
+  if (reloadQueued) reload();
 }
 
 function fail(message: string): never {

@@ -17,6 +17,7 @@ import { HttpProbe } from '../collector/probe/http.js';
 import { registerProcessMetrics } from '../collector/self.js';
 import { registerStatsdMetrics } from '../collector/statsd/metrics.js';
 import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
+import { startOtlpPush } from '../exporters/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
@@ -53,19 +54,19 @@ export function buildMapper(statsd: StatsdSettings): ChainMapper {
 }
 
 /** The host collector and the lookup it publishes, or nothing when it is off. */
-async function buildHost(settings: Settings, store: Store): Promise<{ source: Source; groups: PidGroups } | null> {
+async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups } | null> {
   const { host } = settings;
   if (!host.enabled) return null;
   // Loaded on demand: an agent that only serves statsd never loads the /proc readers.
   const { createHostCollector } = await import('../collector/host/index.js');
-  const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups] });
+  const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups], warn: (msg, fields) => logger.warn(msg, fields) });
   return {
     source: {
       description: `host collector every ${host.intervalMs} ms, groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
       start: () => collector.start(),
       stop: () => collector.stop(),
     },
-    groups: { groupOf: (pid) => collector.groupOf(pid) ?? undefined },
+    groups: collector,
   };
 }
 
@@ -98,11 +99,12 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const { statsd, web: webSettings } = settings;
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
+  logger.info('redline agent starting', { version });
   const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
 
-  const host = await buildHost(settings, store);
+  const host = await buildHost(settings, store, logger);
   const sources: Source[] = host ? [host.source] : [];
   if (settings.probe.http.length > 0) {
     const { probe } = settings;
@@ -184,6 +186,11 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     s.start();
     closers.push(() => s.stop());
   }
+  if (settings.otlp.export.endpoint) {
+    const push = startOtlpPush(store, { ...settings.otlp.export, version }, logger);
+    sources.push({ description: push.description, start: () => push.start(), stop: () => push.stop() });
+    closers.push(() => push.stop());
+  }
   // The analysis stage reads what the sources wrote and writes the derived series back.
   const { analysis: a } = settings;
   const analysis = new Analysis(store, { intervalMs: a.intervalMs, historyRows: Math.ceil((a.historySeconds * 1000) / a.intervalMs), resources: a.resources });
@@ -223,6 +230,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   ];
   const live = startLiveView({
     store,
+    analysis,
     intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
     about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
     telemetryPath: webSettings.telemetryPath,
@@ -237,6 +245,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       describe,
       app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
+      maxScrapes: webSettings.maxScrapes,
+      writeTimeoutMs: webSettings.writeTimeoutMs,
       quit: () => quit(),
       version,
       routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),

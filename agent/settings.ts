@@ -41,7 +41,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'statsd.listen-tcp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'TCP address to receive newline-framed statsd on; empty to disable.' },
   { name: 'statsd.listen-unixgram', kind: 'string', default: '', section: 'statsd', metavar: 'PATH', help: 'Unix datagram socket to receive statsd on; empty to disable.' },
   { name: 'statsd.unixsocket-mode', kind: 'string', default: '755', section: 'statsd', metavar: 'MODE', help: 'Permission bits (octal) of the unix datagram socket.' },
-  { name: 'statsd.mapping-config', kind: 'string', default: '', section: 'statsd', metavar: 'FILE', help: 'statsd_exporter mapping file (YAML), read unchanged. Reloaded on SIGHUP and POST /-/reload.' },
+  { name: 'statsd.mapping-config', kind: 'string', default: '', section: 'statsd', metavar: 'FILE', help: 'statsd_exporter mapping file (YAML), read unchanged. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle).' },
   { name: 'preset', kind: 'list', default: '', section: 'statsd', metavar: 'NAME', help: 'Built-in mapping preset for a load tool (k6, locust, artillery, gevent, loadtest), tried after --statsd.mapping-config. Repeatable.' },
   { name: 'statsd.read-buffer', kind: 'bytes', default: '32MiB', section: 'statsd', metavar: 'BYTES', help: 'UDP receive buffer to ask the kernel for (capped by net.core.rmem_max).' },
   { name: 'statsd.cache-size', kind: 'int', default: '100000', section: 'statsd', metavar: 'N', help: 'Raw statsd keys whose mapping result is cached; the cache is emptied when it grows past this.' },
@@ -71,9 +71,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'otlp.timeout', kind: 'duration', default: '10s', section: 'otlp', metavar: 'DURATION', help: 'Timeout of one push request.' },
   { name: 'otlp.temporality', kind: 'string', default: 'cumulative', section: 'otlp', metavar: 'TEMPORALITY', help: 'cumulative or delta: how counters and histograms are pushed.' },
   { name: 'otlp.max-queue', kind: 'int', default: '4', section: 'otlp', metavar: 'N', help: 'Exports waiting while the endpoint is slow or down; past this the oldest is dropped and counted (redline_otlp_export_dropped_total).' },
-  { name: 'web.listen-address', kind: 'string', default: ':9102', section: 'web', metavar: 'ADDR', help: 'Address for /metrics, /-/healthy, /-/ready, /-/reload.' },
+  { name: 'web.listen-address', kind: 'string', default: ':9102', section: 'web', metavar: 'ADDR', help: 'Address for /metrics, /-/healthy, /-/ready and, with --web.enable-lifecycle, /-/reload and /-/quit.' },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', section: 'web', metavar: 'PATH', help: 'Path under which metrics are served.' },
-  { name: 'web.enable-lifecycle', kind: 'bool', default: 'false', section: 'web', help: 'Allow POST /-/quit (reload is always allowed).' },
+  { name: 'web.max-scrapes', kind: 'int', default: '16', section: 'web', metavar: 'N', help: 'Telemetry responses in flight at once; more are answered 503 (concurrent scrapers share one render).' },
+  { name: 'web.write-timeout', kind: 'duration', default: '30s', section: 'web', metavar: 'DURATION', help: 'A connection that reads nothing of its response, or sends nothing of its request, for this long is closed.' },
+  { name: 'web.enable-lifecycle', kind: 'bool', default: 'false', section: 'web', help: 'Allow POST /-/reload and POST /-/quit (SIGHUP always reloads).' },
   { name: 'sut', kind: 'list', default: '', section: 'host', metavar: 'NAME=REGEX', help: 'A process group of the system under test: processes whose command line matches REGEX. Repeatable.' },
   { name: 'injector', kind: 'list', default: '', section: 'host', metavar: 'NAME=REGEX', help: 'A process group of load injectors (counted in redline_injector_processes). Repeatable.' },
   { name: 'host.enabled', kind: 'bool', default: 'true', section: 'host', help: 'Read the host and process groups from /proc.' },
@@ -144,6 +146,10 @@ export interface WebSettings {
   readonly listenAddress: ListenAddress;
   readonly telemetryPath: string;
   readonly enableLifecycle: boolean;
+  /** Telemetry responses in flight at once. */
+  readonly maxScrapes: number;
+  /** Inactivity allowed on a connection (a reader that stopped reading, a request that stalled). */
+  readonly writeTimeoutMs: number;
 }
 
 export interface HostSettings {
@@ -577,7 +583,13 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       relayAddress: r.address('statsd.relay.address'),
     },
     otlp: otlpSettings(r),
-    web: { listenAddress: web, telemetryPath: telemetry.raw, enableLifecycle: r.bool('web.enable-lifecycle') },
+    web: {
+      listenAddress: web,
+      telemetryPath: telemetry.raw,
+      enableLifecycle: r.bool('web.enable-lifecycle'),
+      maxScrapes: Math.max(1, r.int('web.max-scrapes')),
+      writeTimeoutMs: r.durationMs('web.write-timeout', 1),
+    },
     host: {
       enabled: r.bool('host.enabled'),
       intervalMs: r.durationMs('host.interval', 1),

@@ -8,7 +8,8 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startAgent, eventually, parseValue, BIN, ROOT, type AgentProcess } from './helpers/agent.js';
+import { startAgent, eventually, parseValue, BIN, ROOT, TEST_AGENT_FLAGS, type AgentProcess } from './helpers/agent.js';
+import { start } from './helpers/process.js';
 
 const running: AgentProcess[] = [];
 const dirs: string[] = [];
@@ -132,7 +133,7 @@ describe('mapping reload', () => {
   it('reloads on SIGHUP and POST /-/reload, and keeps the old mapping when the new one is bad', async () => {
     const file = path.join(tmp(), 'mapping.yml');
     fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v1"\n    labels:\n      svc: "$1"\n');
-    const agent = await startAgent([`--statsd.mapping-config=${file}`]);
+    const agent = await startAgent([`--statsd.mapping-config=${file}`, '--web.enable-lifecycle']);
     running.push(agent);
     await send(agent.udpPort!, 'app.api.hits:1|c');
     expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v1{')), 'hits_v1{svc="api"}')).toBe(1);
@@ -159,6 +160,61 @@ describe('mapping reload', () => {
   });
 });
 
+describe('lifecycle endpoints', () => {
+  it('are off by default: POST /-/reload and /-/quit are refused, SIGHUP still reloads', async () => {
+    const file = path.join(tmp(), 'mapping.yml');
+    fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v1"\n');
+    const agent = await startAgent([`--statsd.mapping-config=${file}`]);
+    running.push(agent);
+    fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v2"\n');
+    const reload = await fetch(`${agent.url}/-/reload`, { method: 'POST' });
+    expect(reload.status).toBe(403);
+    expect(await reload.text()).toContain('--web.enable-lifecycle');
+    expect((await fetch(`${agent.url}/-/quit`, { method: 'POST' })).status).toBe(403);
+    expect(parseValue(await agent.metrics(), 'redline_config_reloads_total{outcome="success"}')).toBe(0);
+    expect(agent.proc.running()).toBe(true);
+    process.kill(agent.pid, 'SIGHUP');
+    const text = await eventually(() => agent.metrics(), (t) => parseValue(t, 'redline_config_reloads_total{outcome="success"}') === 1);
+    expect(parseValue(text, 'redline_config_reloads_total{outcome="success"}')).toBe(1);
+  });
+
+  it('queues a SIGHUP that arrives while it is still starting (a large mapping file) instead of dying', async () => {
+    const file = path.join(tmp(), 'big.yml');
+    const rules: string[] = ['mappings:'];
+    for (let i = 0; i < 40_000; i++) rules.push(`  - match: "svc${i}.*.hits"\n    name: "hits_${i}"\n    labels:\n      route: "$1"`);
+    fs.writeFileSync(file, rules.join('\n') + '\n');
+    const proc = start(process.execPath, [BIN, ...TEST_AGENT_FLAGS, `--statsd.mapping-config=${file}`], { cwd: ROOT });
+    try {
+      await proc.until(() => proc.stderr().includes('redline agent starting'), { timeoutMs: 60_000, what: 'the start-up line' });
+      // The mapping file is being read now: the agent is not ready.
+      proc.signal('SIGHUP');
+      await proc.until(() => proc.stderr().includes('redline agent started'), { timeoutMs: 120_000, what: 'the agent started' });
+      await proc.until(() => proc.stderr().includes('configuration reloaded'), { timeoutMs: 120_000, what: 'the queued reload' });
+      expect(proc.running()).toBe(true);
+    } finally {
+      await proc.stop();
+    }
+  }, 240_000);
+
+  it('refuse a cross-site browser request when enabled, and accept curl-style and same-origin ones', async () => {
+    const agent = await startAgent(['--web.enable-lifecycle']);
+    running.push(agent);
+    const post = (headers: Record<string, string>) => fetch(`${agent.url}/-/reload`, { method: 'POST', headers });
+    // What a page on another site gets from a form POST or fetch() to the agent.
+    expect((await post({ origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(403);
+    expect((await post({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post({ origin: 'null' })).status).toBe(403);
+    expect(parseValue(await agent.metrics(), 'redline_config_reloads_total{outcome="success"}')).toBe(0);
+    expect((await post({})).status).toBe(200);
+    expect((await post({ origin: agent.url, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect(parseValue(await agent.metrics(), 'redline_config_reloads_total{outcome="success"}')).toBe(2);
+    // And /-/quit stops it.
+    expect((await fetch(`${agent.url}/-/quit`, { method: 'POST', headers: { origin: 'http://evil.example' } })).status).toBe(403);
+    expect((await fetch(`${agent.url}/-/quit`, { method: 'POST' })).status).toBe(200);
+    expect((await agent.proc.exited).code).toBe(0);
+  });
+});
+
 describe('HTTP endpoints', () => {
   it('negotiates OpenMetrics, serves health endpoints, and stops cleanly on SIGTERM', async () => {
     const agent = await startAgent();
@@ -175,7 +231,7 @@ describe('HTTP endpoints', () => {
     expect(om.endsWith('# EOF\n')).toBe(true);
     expect((await fetch(`${agent.url}/-/healthy`)).status).toBe(200);
     expect((await fetch(`${agent.url}/-/ready`)).status).toBe(200);
-    expect((await fetch(`${agent.url}/-/reload`)).status).toBe(405);
+    expect((await fetch(`${agent.url}/-/reload`)).status).toBe(403);
     expect((await fetch(`${agent.url}/nope`)).status).toBe(404);
     expect(await agent.stop()).toBe(0);
   });

@@ -9,8 +9,10 @@
 import os from 'node:os';
 import si from 'systeminformation';
 import pidusage from 'pidusage';
-import type { Store, OwnMetric } from '../../core/store.js';
-import { matches, type GroupSpec, type Role } from './groups.js';
+import type { Store } from '../../core/store.js';
+import type { GroupRef, PidGroups } from '../../core/pid-groups.js';
+import { matches, type GroupSpec } from './groups.js';
+import * as F from './families.js';
 import { Periodic } from '../../core/periodic.js';
 
 export interface FallbackOptions {
@@ -18,18 +20,37 @@ export interface FallbackOptions {
   groups: GroupSpec[];
 }
 
+/** The families it can fill: the same declarations as the /proc collector's. */
+const FALLBACK_FAMILIES = {
+  count: F.PROCESS_COUNT,
+  started: F.PROCESS_STARTED,
+  exited: F.PROCESS_EXITED,
+  cpu: F.PROCESS_CPU,
+  cores: F.PROCESS_CPU_CORES,
+  memory: F.PROCESS_MEMORY,
+  injectors: F.INJECTOR_PROCESSES,
+  hostCpu: F.HOST_CPU,
+  hostCpus: F.HOST_CPUS,
+  load1: F.HOST_LOAD1,
+  load5: F.HOST_LOAD5,
+  load15: F.HOST_LOAD15,
+  hostMem: F.HOST_MEMORY,
+  errors: F.COLLECTOR_ERRORS,
+} as const;
+
 interface Known {
   group: number;
   cpuMs: number;
 }
 
-export class FallbackCollector {
+export class FallbackCollector implements PidGroups {
   private readonly periodic: Periodic;
   private readonly known = new Map<string, Known>();
   private readonly started: number[];
   private readonly exited: number[];
   private readonly cpu: number[];
-  private readonly m: Record<string, OwnMetric>;
+  private readonly m: F.Declared<typeof FALLBACK_FAMILIES>;
+  private readonly refs: GroupRef[];
   private byPid = new Map<number, number>();
   private lastTick = 0;
 
@@ -37,27 +58,12 @@ export class FallbackCollector {
     store: Store,
     private readonly opts: FallbackOptions,
   ) {
-    const GR = ['group', 'role'];
-    this.m = {
-      count: store.gauge('redline_process_count', 'Processes in the group now.', GR),
-      started: store.counter('redline_process_started_total', 'Processes that joined the group (started, or first seen).', GR),
-      exited: store.counter('redline_process_exited_total', 'Processes of the group that exited.', GR),
-      cpu: store.counter('redline_process_cpu_seconds_total', 'CPU time of the group by mode; without /proc only mode="total" is known.', [...GR, 'mode']),
-      cores: store.gauge('redline_process_cpu_cores', 'CPU used by the group over the last interval, in cores.', GR),
-      memory: store.gauge('redline_process_memory_bytes', 'Memory of the group by type; without /proc only resident.', [...GR, 'type']),
-      injectors: store.gauge('redline_injector_processes', 'Load-injector processes running now, by injector group.', ['group']),
-      hostCpu: store.counter('redline_host_cpu_seconds_total', 'CPU time of the whole host by mode, in seconds (all cores summed).', ['mode']),
-      hostCpus: store.gauge('redline_host_cpus', 'Logical CPUs of the host.'),
-      load1: store.gauge('redline_host_load1', '1-minute load average of the host.'),
-      load5: store.gauge('redline_host_load5', '5-minute load average of the host.'),
-      load15: store.gauge('redline_host_load15', '15-minute load average of the host.'),
-      hostMem: store.gauge('redline_host_memory_bytes', 'Host memory by type (total, free), in bytes.', ['type']),
-      errors: store.counter('redline_host_collector_errors_total', 'Reads that failed, by reader.', ['reader']),
-    };
-    this.periodic = new Periodic(opts.intervalMs, () => this.tick(), undefined, () => this.m['errors']!.inc(['tick']));
+    this.m = F.declareAll(store, FALLBACK_FAMILIES);
+    this.periodic = new Periodic(opts.intervalMs, () => this.tick(), undefined, () => this.m.errors.inc(['tick']));
     this.started = opts.groups.map(() => 0);
     this.exited = opts.groups.map(() => 0);
     this.cpu = opts.groups.map(() => 0);
+    this.refs = opts.groups.map((g) => Object.freeze({ group: g.name, role: g.role }));
   }
 
   start(): void {
@@ -69,11 +75,10 @@ export class FallbackCollector {
     pidusage.clear();
   }
 
-  groupOf(pid: number): { group: string; role: Role } | null {
+  /** The group of a pid as of the last tick. */
+  groupOf(pid: number): GroupRef | undefined {
     const gi = this.byPid.get(pid);
-    if (gi === undefined) return null;
-    const g = this.opts.groups[gi]!;
-    return { group: g.name, role: g.role };
+    return gi === undefined ? undefined : this.refs[gi];
   }
 
   async tick(): Promise<void> {
@@ -108,7 +113,7 @@ export class FallbackCollector {
       try {
         stats = await pidusage(pids);
       } catch {
-        this.m['errors']!.inc(['pidusage']);
+        this.m.errors.inc(['pidusage']);
       }
     }
     const count = groups.map(() => 0);
@@ -137,33 +142,33 @@ export class FallbackCollector {
     }
     groups.forEach((g, i) => {
       const L = [g.name, g.role];
-      this.m['count']!.set(L, count[i]!);
-      this.m['started']!.set(L, this.started[i]!);
-      this.m['exited']!.set(L, this.exited[i]!);
-      this.m['cpu']!.set([...L, 'total'], this.cpu[i]!);
-      this.m['cores']!.set(L, cores[i]!);
-      this.m['memory']!.set([...L, 'resident'], rss[i]!);
-      if (g.role === 'injector') this.m['injectors']!.set([g.name], count[i]!);
+      this.m.count.set(L, count[i]!);
+      this.m.started.set(L, this.started[i]!);
+      this.m.exited.set(L, this.exited[i]!);
+      this.m.cpu.set([...L, 'total'], this.cpu[i]!);
+      this.m.cores.set(L, cores[i]!);
+      this.m.memory.set([...L, 'resident'], rss[i]!);
+      if (g.role === 'injector') this.m.injectors.set([g.name], count[i]!);
     });
   }
 
   private host(): void {
     const cpus = os.cpus();
-    const sum: Record<string, number> = { user: 0, nice: 0, system: 0, idle: 0, irq: 0 };
+    const sum = { user: 0, nice: 0, system: 0, idle: 0, irq: 0 };
     for (const c of cpus) {
-      sum['user']! += c.times.user;
-      sum['nice']! += c.times.nice;
-      sum['system']! += c.times.sys;
-      sum['idle']! += c.times.idle;
-      sum['irq']! += c.times.irq;
+      sum.user += c.times.user;
+      sum.nice += c.times.nice;
+      sum.system += c.times.sys;
+      sum.idle += c.times.idle;
+      sum.irq += c.times.irq;
     }
-    for (const [mode, ms] of Object.entries(sum)) this.m['hostCpu']!.set([mode], ms / 1000);
-    this.m['hostCpus']!.set([], cpus.length);
+    for (const [mode, ms] of Object.entries(sum)) this.m.hostCpu.set([mode], ms / 1000);
+    this.m.hostCpus.set([], cpus.length);
     const [l1, l5, l15] = os.loadavg();
-    this.m['load1']!.set([], l1 ?? 0);
-    this.m['load5']!.set([], l5 ?? 0);
-    this.m['load15']!.set([], l15 ?? 0);
-    this.m['hostMem']!.set(['total'], os.totalmem());
-    this.m['hostMem']!.set(['free'], os.freemem());
+    this.m.load1.set([], l1 ?? 0);
+    this.m.load5.set([], l5 ?? 0);
+    this.m.load15.set([], l15 ?? 0);
+    this.m.hostMem.set(['total'], os.totalmem());
+    this.m.hostMem.set(['free'], os.freemem());
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { Store, OwnMetric } from '../../core/store.js';
 import { readText, CLOCK_TICKS } from './procfs.js';
+import * as F from './families.js';
 
 const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
 const MEMINFO: [string, string][] = [
@@ -15,11 +16,11 @@ const MEMINFO: [string, string][] = [
   ['SwapTotal', 'swap_total'],
   ['SwapFree', 'swap_free'],
 ];
-const NETSTAT: [string, string][] = [
-  ['ListenOverflows', 'redline_host_tcp_listen_overflows_total'],
-  ['ListenDrops', 'redline_host_tcp_listen_drops_total'],
-  ['TCPBacklogDrop', 'redline_host_tcp_backlog_drops_total'],
-  ['TCPRcvQDrop', 'redline_host_tcp_rcvq_drops_total'],
+const NETSTAT: [string, F.FamilySpec][] = [
+  ['ListenOverflows', F.HOST_LISTEN_OVERFLOWS],
+  ['ListenDrops', F.HOST_LISTEN_DROPS],
+  ['TCPBacklogDrop', F.HOST_BACKLOG_DROPS],
+  ['TCPRcvQDrop', F.HOST_RCVQ_DROPS],
 ];
 
 export class HostMetrics {
@@ -35,15 +36,13 @@ export class HostMetrics {
     store: Store,
     private readonly onError: (reader: string) => void,
   ) {
-    this.cpu = store.counter('redline_host_cpu_seconds_total', 'CPU time of the whole host by mode, from /proc/stat, in seconds (all cores summed).', ['mode']);
-    this.cpus = store.gauge('redline_host_cpus', 'Logical CPUs of the host, from /proc/stat.');
-    this.load = ['1', '5', '15'].map((m) => store.gauge(`redline_host_load${m}`, `${m}-minute load average of the host, from /proc/loadavg.`));
-    this.memory = store.gauge('redline_host_memory_bytes', 'Host memory by type (total, free, available, buffers, cached, swap_total, swap_free), from /proc/meminfo, in bytes.', ['type']);
-    this.pressure = store.counter('redline_host_pressure_seconds_total', 'Pressure stall time by resource (cpu, memory, io) and kind (some, full), from /proc/pressure, in seconds.', ['resource', 'kind']);
-    this.netstat = NETSTAT.map(([field, name]) =>
-      store.counter(name, `TcpExt ${field} from /proc/net/netstat: ${field === 'ListenOverflows' ? 'times an accept queue was full (clients see timeouts or ECONNREFUSED)' : field === 'ListenDrops' ? 'connection attempts dropped on listening sockets (includes overflows)' : field === 'TCPBacklogDrop' ? 'packets dropped because a socket backlog was full' : 'packets dropped because a receive queue was full'}.`),
-    );
-    this.sockets = store.gauge('redline_host_tcp_sockets', 'TCP sockets by state (inuse, orphan, time_wait, alloc), from /proc/net/sockstat.', ['state']);
+    this.cpu = F.declare(store, F.HOST_CPU);
+    this.cpus = F.declare(store, F.HOST_CPUS);
+    this.load = [F.HOST_LOAD1, F.HOST_LOAD5, F.HOST_LOAD15].map((f) => F.declare(store, f));
+    this.memory = F.declare(store, F.HOST_MEMORY);
+    this.pressure = F.declare(store, F.HOST_PRESSURE);
+    this.netstat = NETSTAT.map(([, f]) => F.declare(store, f));
+    this.sockets = F.declare(store, F.HOST_TCP_SOCKETS);
   }
 
   read(): void {

@@ -3,18 +3,17 @@ import fs from 'node:fs';
 import type { Store } from '../../core/store.js';
 import { HostCollector, type HostOptions } from './collector.js';
 import { FallbackCollector } from './fallback.js';
-import type { Role } from './groups.js';
+import type { PidGroups } from '../../core/pid-groups.js';
 
 export { HostCollector, FallbackCollector };
 export type { HostOptions };
 export { parseGroupFlag, matches, ROLES } from './groups.js';
 export type { GroupSpec, Role } from './groups.js';
 
-export interface RunningCollector {
+export interface RunningCollector extends PidGroups {
   start(): void;
   stop(): Promise<void>;
   tick(): Promise<void>;
-  groupOf(pid: number): { group: string; role: Role } | null;
 }
 
 /** /proc where it exists (Linux); systeminformation + pidusage elsewhere (fewer metrics). */

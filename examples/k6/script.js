@@ -1,12 +1,14 @@
-// k6 ramp test reporting to Redline through k6's statsd output.
+// k6 ramp test reporting to Redline (`redline --preset k6 --injector k6='^k6 run' --sut api=...`).
 //
+// k6 v0.53 and later, through its OpenTelemetry output (`experimental-opentelemetry` before v1.4):
+//   K6_OTEL_EXPORTER_PROTOCOL=http/protobuf K6_OTEL_HTTP_EXPORTER_ENDPOINT=127.0.0.1:4318 \
+//   K6_OTEL_HTTP_EXPORTER_INSECURE=true K6_OTEL_METRIC_PREFIX=k6_ K6_OTEL_EXPORT_INTERVAL=1s \
+//   k6 run --out opentelemetry -e TARGET=http://127.0.0.1:8080 script.js
+//
+// k6 before v0.55, through its statsd output (removed in v0.55; xk6-output-statsd keeps it):
 //   K6_STATSD_ADDR=127.0.0.1:8125 K6_STATSD_ENABLE_TAGS=true \
 //   K6_STATSD_TAG_BLOCKLIST=vu,iter,url,group K6_STATSD_PUSH_INTERVAL=1s \
 //   k6 run --out statsd -e TARGET=http://127.0.0.1:8080 script.js
-//
-// (From k6 v0.47 the statsd output lives in the xk6-output-statsd extension: build k6 with it
-// and use `--out output-statsd`; the wire format is the same.)
-// Redline: `redline --preset k6 --injector k6='^k6 run' --sut api=...`.
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 

@@ -35,6 +35,7 @@ export function renderPage(about: About, telemetryPath: string): string {
       <label><input type="radio" name="range" value="30m"> 30 min</label>
       <label><input type="radio" name="range" value="all"> whole run</label>
     </fieldset>
+    <a class="report" href="/live/report.html" download>Download report</a>
     <label class="run" hidden>Run <select id="run" aria-label="Environment and run"></select></label>
   </div>
   <nav class="corner" aria-label="Agent">
@@ -44,7 +45,7 @@ export function renderPage(about: About, telemetryPath: string): string {
         <li><a href="${p}">${p}</a> metrics (Prometheus text, OpenMetrics when asked)</li>
         <li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a> health and readiness</li>
         <li><a href="/api/v1/live?range=all">/api/v1/live</a> this view's data (JSON)</li>
-        <li><code>POST /-/reload</code> reload the mapping (also on SIGHUP)</li>
+        <li>SIGHUP reloads the mapping; <code>POST /-/reload</code> too with <code>--web.enable-lifecycle</code></li>
       </ul>
       <ul class="status" id="status">${status}</ul>
     </details>

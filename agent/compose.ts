@@ -230,6 +230,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   ];
   const live = startLiveView({
     store,
+    analysis,
     intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
     about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
     telemetryPath: webSettings.telemetryPath,

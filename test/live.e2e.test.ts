@@ -4,10 +4,15 @@
  * the values /metrics shows, ticks arriving, the verdict following a saturation, and 100 groups.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startScenario, CHROMIUM, type Scenario } from '../bench/live-scenario.js';
 import { valueOf } from './helpers/exposition.js';
 import { eventually } from './helpers/wait.js';
+import { run } from './helpers/process.js';
+import { BIN } from './helpers/agent.js';
 
 let sc: Scenario;
 let browser: Browser;
@@ -41,7 +46,7 @@ async function shown(): Promise<Record<string, Record<string, number | null>>> {
 beforeAll(async () => {
   sc = await startScenario();
   browser = await chromium.launch(CHROMIUM);
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
@@ -88,7 +93,7 @@ describe('live view', () => {
       (missing) => missing.length === 0,
     );
     const ids = await js<string[]>(page, `[...document.querySelectorAll('figure.chart')].map((f) => f.dataset.chartId)`);
-    for (const id of ['load', 'throughput', 'latency', 'errors', 'knee.throughput', 'knee.latency', 'intake', 'saturation.api.fds', 'saturation.api.cpu_thread', 'injector.load.cpu_process']) {
+    for (const id of ['load', 'throughput', 'latency', 'errors', 'knee.throughput', 'knee.latency', 'intake', 'saturation.api.fds', 'saturation.api.cpu_thread', 'injector.load.cpu_thread']) {
       expect(ids).toContain(id);
     }
 
@@ -133,6 +138,27 @@ describe('live view', () => {
     // The knee chart has the one load level of a steady test.
     const knee = await js<{ load: number; throughput: number }[]>(page, 'window.__redline.knees[0]?.steps ?? []');
     expect(knee.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('downloads the same HTML report as redline report', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('a.report')]);
+    const file = await download.path();
+    const html = fs.readFileSync(file, 'utf8');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-live-'));
+    try {
+      const out = path.join(dir, 'report.html');
+      const r = await run(process.execPath, [BIN, 'report', '--agent', sc.url, '--out', out], { timeoutMs: 30_000 });
+      expect(r.code).toBe(0);
+      const cli = fs.readFileSync(out, 'utf8');
+      const title = (h: string): string => /<title>(.*?)<\/title>/.exec(h)?.[1] ?? '';
+      expect(html).toContain('<meta name="generator" content="redline report">');
+      expect(title(html)).toBe(title(cli));
+      expect(title(html)).toMatch(/Redline report/);
+      // The same document, but for the seconds that passed between the two reads.
+      expect(Math.abs(html.length - cli.length)).toBeLessThan(cli.length * 0.2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('changes the verdict banner when the SUT, then the injector, saturates', async () => {

@@ -6,14 +6,17 @@ import type http from 'node:http';
 import type { Store } from '../../core/store.js';
 import { LiveView } from './live.js';
 import { createLiveApp } from './server.js';
+import { renderHtml } from '../report/html.js';
 import type { About } from './model.js';
 import type { IntakeCounters } from './sampler.js';
+import type { AnalysisFeed } from './from-analysis.js';
 
 export { LiveView, MAX_POINTS } from './live.js';
 export type { LiveOptions } from './live.js';
 export { createLiveApp, RANGES } from './server.js';
-export { Sampler, RESOURCES, histogramQuantile, kneeOf } from './sampler.js';
-export type { IntakeCounters, ResourceDef } from './sampler.js';
+export { Sampler, histogramQuantile } from './sampler.js';
+export type { IntakeCounters } from './sampler.js';
+export type { AnalysisFeed } from './from-analysis.js';
 export type { About, Knee, KneeStep, LiveSnapshot, LiveTick, PanelKind, RunInfo, Saturated, SeriesInfo, Unit, Verdict, VerdictState } from './model.js';
 
 export interface LiveViewHandle {
@@ -24,8 +27,18 @@ export interface LiveViewHandle {
   stop(): void;
 }
 
-export function startLiveView(opts: { store: Store; intake?: () => IntakeCounters; about: () => About; telemetryPath: string }): LiveViewHandle {
-  const view = new LiveView({ store: opts.store, about: opts.about, ...(opts.intake ? { intake: opts.intake } : {}) });
-  const app = createLiveApp({ live: view, telemetryPath: opts.telemetryPath });
+export function startLiveView(opts: { store: Store; analysis: AnalysisFeed; intake?: () => IntakeCounters; about: () => About; telemetryPath: string }): LiveViewHandle {
+  const view = new LiveView({
+    store: opts.store,
+    about: opts.about,
+    analysis: opts.analysis,
+    ...(opts.intake ? { intake: opts.intake } : {}),
+  });
+  const app = createLiveApp({
+    live: view,
+    telemetryPath: opts.telemetryPath,
+    // The same renderer and the same snapshot as `redline report --agent URL --out FILE.html`.
+    report: (origin) => renderHtml(opts.analysis.snapshot(), { source: `agent ${origin}` }),
+  });
   return { view, app, start: () => view.start(), stop: () => view.stop() };
 }

@@ -1,6 +1,7 @@
 /**
- * The live view's engine: one sample of the store a second, written to the bounded history and
- * serialised once into one Server-Sent Events message that every connected viewer receives. A
+ * The live view's engine: after each analysis tick, one row (the stage's ratios and verdict, and
+ * the load and intake read from the store) written to the bounded history and serialised once into
+ * one Server-Sent Events message that every connected viewer receives. A
  * viewer costs one `write` of a shared string per tick; one that does not read (its socket
  * buffer past `maxBufferedBytes`) is disconnected rather than buffered without bound.
  */
@@ -9,13 +10,15 @@ import type { Store, OwnMetric } from '../../core/store.js';
 import { History } from './history.js';
 import type { About, LiveSnapshot, LiveTick } from './model.js';
 import { Sampler, type IntakeCounters } from './sampler.js';
+import { kneeOf, latestRatios, verdictOf, type AnalysisFeed } from './from-analysis.js';
 
 export interface LiveOptions {
   store: Store;
   /** The statsd ingest's counters, for the intake panel (omitted when the agent has no statsd). */
   intake?: () => IntakeCounters;
   about: () => About;
-  tickMs?: number;
+  /** The analysis stage: the view ticks after each of its ticks and draws its ratios, verdict and knee. */
+  analysis: AnalysisFeed;
   /** Rows of history kept (one per tick). */
   historyRows?: number;
   maxViewers?: number;
@@ -32,9 +35,13 @@ export class LiveView {
   readonly sampler: Sampler;
   readonly history: History;
   private readonly viewers = new Set<ServerResponse>();
-  private timer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private last: LiveTick | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private knees: LiveTick['knees'] = [];
+  /** Ticks until the knee is asked of the analysis stage again, and the gap it earned. */
+  private kneeIn = 0;
+  private kneeEvery = 5;
   private readonly tickMs: number;
   private readonly maxViewers: number;
   private readonly maxBuffered: number;
@@ -44,7 +51,7 @@ export class LiveView {
   private readonly dropped: OwnMetric;
 
   constructor(private readonly opts: LiveOptions) {
-    this.tickMs = opts.tickMs ?? 1000;
+    this.tickMs = opts.analysis.history.intervalSeconds * 1000;
     this.maxViewers = opts.maxViewers ?? 100;
     this.maxBuffered = opts.maxBufferedBytes ?? 1 << 20;
     this.now = opts.now ?? Date.now;
@@ -59,19 +66,17 @@ export class LiveView {
   }
 
   start(): void {
-    if (this.timer) return;
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.tickMs);
-    this.timer.unref();
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.opts.analysis.onTick(() => this.tick());
     // A comment line every 15 s keeps proxies from closing an idle stream.
     this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), 15_000);
     this.heartbeat.unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    this.timer = null;
     this.heartbeat = null;
     for (const v of this.viewers) v.end();
     this.viewers.clear();
@@ -85,15 +90,29 @@ export class LiveView {
   /** One tick: sample, record, serialise once, send to all. */
   tick(): void {
     const start = process.hrtime.bigint();
-    const t = this.now();
-    const values = this.sampler.sample(t);
+    const a = this.opts.analysis;
+    // The row carries the analysis tick's time, so onsets and rows line up.
+    const t = a.lastTickSeconds > 0 ? Math.round(a.lastTickSeconds * 1000) : this.now();
+    const s = this.sampler;
+    const values = s.sample(t);
+    for (const r of latestRatios(a)) s.set(r.id, r.info, r.value);
+    s.verdict = verdictOf(a.verdict, (id) => s.valueOf(id));
+    if (this.kneeIn-- <= 0) {
+      // Steps and knee come from the stage's whole history: asked for every few ticks, less often
+      // when that costs more (at most ~1 % of a core).
+      const k0 = process.hrtime.bigint();
+      this.knees = kneeOf(a.snapshot());
+      const ms = Number(process.hrtime.bigint() - k0) / 1e6;
+      this.kneeEvery = Math.max(5, Math.ceil((ms * 100) / this.tickMs));
+      this.kneeIn = this.kneeEvery;
+    }
     this.history.push(t, values);
     const tick: LiveTick = {
-      catalogVersion: this.sampler.catalogVersion,
+      catalogVersion: s.catalogVersion,
       t,
       values,
-      verdict: this.sampler.verdict,
-      knees: this.sampler.knees(),
+      verdict: s.verdict,
+      knees: this.knees,
     };
     this.last = tick;
     if (this.viewers.size > 0) this.broadcast(`data: ${JSON.stringify(tick)}\n\n`);

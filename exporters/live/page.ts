@@ -35,6 +35,7 @@ export function renderPage(about: About, telemetryPath: string): string {
       <label><input type="radio" name="range" value="30m"> 30 min</label>
       <label><input type="radio" name="range" value="all"> whole run</label>
     </fieldset>
+    <a class="report" href="/live/report.html" download>Download report</a>
     <label class="run" hidden>Run <select id="run" aria-label="Environment and run"></select></label>
   </div>
   <nav class="corner" aria-label="Agent">

@@ -1,14 +1,14 @@
 /**
- * Reads the series store once a second and turns it into one row of the live view: the load
- * (recipes' `loadtest_*` names), the host collector's and probes' saturation signals per process
- * group, and the agent's own intake. The store is read directly (no `collect()`), so the view never
+ * Reads the series store once a tick and turns it into the part of a live view row that the
+ * analysis stage does not hold: the load, throughput, latency and errors of each env/run (the
+ * recipes' `loadtest_*` names, split by their `env` and `run` labels for the run picker), and the
+ * agent's own intake. Saturation, verdict and knee come from the analysis stage. The store is read directly (no `collect()`), so the view never
  * moves the windows that `/metrics` readers see (the agent's own event-loop lag is "since the
  * previous scrape").
  */
 import type { Family, Series, Store } from '../../core/store.js';
 import { labelsOf } from './labels.js';
-import type { Knee, KneeStep, PanelKind, Role, RunInfo, SeriesInfo, Unit, Verdict } from './model.js';
-import { VerdictTracker, type VerdictOptions, DEFAULT_VERDICT_OPTIONS } from './verdict.js';
+import type { PanelKind, RunInfo, SeriesInfo, Unit, Verdict } from './model.js';
 
 /** The agent's intake counters, read straight from the statsd ingest (cumulative). */
 export interface IntakeCounters {
@@ -19,31 +19,8 @@ export interface IntakeCounters {
   dropped: ReadonlyMap<string, number>;
 }
 
-/** A saturation signal read per group: its ratio to its limit (1 = at the limit) and the verdict's threshold. */
-export interface ResourceDef {
-  resource: string;
-  name: string;
-  threshold: number;
-  roles: readonly Role[];
-}
-
-/** Signals drawn and judged here while no analysis stage runs in the agent. */
-export const RESOURCES: readonly ResourceDef[] = [
-  { resource: 'cpu_thread', name: 'busiest thread (of 1 core)', threshold: 0.9, roles: ['sut', 'injector'] },
-  { resource: 'cpu_process', name: 'busiest process (of 1 core)', threshold: 0.8, roles: ['injector'] },
-  { resource: 'cpu_group', name: 'group CPU (of the host cores)', threshold: 0.9, roles: ['sut', 'injector'] },
-  { resource: 'fds', name: 'file descriptors (of the limit)', threshold: 0.8, roles: ['sut', 'injector'] },
-  { resource: 'memory_maps', name: 'memory maps (of vm.max_map_count)', threshold: 0.8, roles: ['sut', 'injector'] },
-  { resource: 'accept_queue', name: 'accept queue (of its backlog)', threshold: 0.9, roles: ['sut'] },
-  { resource: 'eventloop_utilization', name: 'event-loop utilisation', threshold: 0.9, roles: ['sut', 'injector'] },
-  { resource: 'eventloop_delay', name: 'event-loop delay p99 (of 1 s)', threshold: 0.1, roles: ['sut', 'injector'] },
-];
-const RESOURCE_BY_NAME = new Map(RESOURCES.map((r) => [r.resource, r]));
-
 /** Window over which rates and latency quantiles are taken, in ticks. */
 const RATE_WINDOW = 5;
-/** Seconds after a load change that a ramp step is left to settle before it counts for the knee. */
-const STEP_SETTLE_SECONDS = 3;
 
 interface RunAcc {
   info: RunInfo;
@@ -67,42 +44,6 @@ interface RunHistory {
   requests: number[];
   errors: number[];
   buckets: (Float64Array | null)[];
-  /** Ramp steps by injector processes and by active users: the knee uses whichever moved more. */
-  steps: { processes: StepTracker; users: StepTracker };
-}
-
-interface StepAcc {
-  n: number;
-  throughput: number;
-  p95: number;
-  p95n: number;
-}
-
-class StepTracker {
-  readonly levels = new Map<number, StepAcc>();
-  private last: number | null = null;
-  private sinceMs = 0;
-
-  observe(load: number | null, achieved: number | null, p95: number | null, nowMs: number): void {
-    if (load === null || !(load > 0)) return;
-    if (load !== this.last) {
-      this.last = load;
-      this.sinceMs = nowMs;
-      return;
-    }
-    if (nowMs - this.sinceMs < STEP_SETTLE_SECONDS * 1000 || achieved === null) return;
-    let k = this.levels.get(load);
-    if (k === undefined) {
-      k = { n: 0, throughput: 0, p95: 0, p95n: 0 };
-      this.levels.set(load, k);
-    }
-    k.n++;
-    k.throughput += achieved;
-    if (p95 !== null) {
-      k.p95 += p95;
-      k.p95n++;
-    }
-  }
 }
 
 export class Sampler {
@@ -114,7 +55,6 @@ export class Sampler {
   private values: (number | null)[] = [];
   private readonly runs = new Map<string, RunHistory>();
   readonly runInfos = new Map<string, RunInfo>();
-  private readonly tracker: VerdictTracker;
   private readonly intakeWindow: { t: number; lines: number; rejected: Map<string, number>; dropped: Map<string, number> }[] = [];
   private verdictNow: Verdict = { state: 'ok', sut: null, injector: null, source: 'live' };
 
@@ -122,48 +62,34 @@ export class Sampler {
     private readonly store: Store,
     private readonly intake: (() => IntakeCounters) | null,
     private readonly maxSeries = 2000,
-    verdictOptions: VerdictOptions = DEFAULT_VERDICT_OPTIONS,
-  ) {
-    this.tracker = new VerdictTracker(verdictOptions);
-  }
+  ) {}
 
   get verdict(): Verdict {
     return this.verdictNow;
+  }
+
+  set verdict(v: Verdict) {
+    this.verdictNow = v;
+  }
+
+  /** This tick's value of a series of the catalogue (index), or null. */
+  valueOf(id: string): number | null {
+    const i = this.index.get(id);
+    return i === undefined ? null : (this.values[i] ?? null);
   }
 
   /** Reads the store; returns this second's values, aligned with `series`. */
   sample(nowMs: number): (number | null)[] {
     this.values = new Array<number | null>(this.series.length).fill(null);
     this.sampleLoad(nowMs);
-    this.sampleGroups(nowMs);
     this.sampleIntake(nowMs);
-    this.verdictNow = this.tracker.verdict();
     // Series added during this sample extend the row.
     while (this.values.length < this.series.length) this.values.push(null);
     return this.values;
   }
 
-  knees(): Knee[] {
-    const out: Knee[] = [];
-    for (const [key, h] of this.runs) {
-      const byUsers = h.steps.users.levels.size > h.steps.processes.levels.size;
-      const tracker = byUsers ? h.steps.users : h.steps.processes;
-      const steps: KneeStep[] = [...tracker.levels.entries()]
-        .filter(([, s]) => s.n > 0)
-        .sort((a, b) => a[0] - b[0])
-        .map(([load, s]) => ({
-          load,
-          loadUnit: byUsers ? 'users' : 'processes',
-          throughput: s.throughput / s.n,
-          p95Seconds: s.p95n > 0 ? s.p95 / s.p95n : null,
-          seconds: s.n,
-        }));
-      out.push({ run: key, steps, kneeIndex: kneeOf(steps) });
-    }
-    return out;
-  }
-
-  private set(id: string, info: () => Omit<SeriesInfo, 'id'>, v: number | null): void {
+  /** Sets this tick's value of a series, adding it to the catalogue on its first value. */
+  set(id: string, info: () => Omit<SeriesInfo, 'id'>, v: number | null): void {
     let i = this.index.get(id);
     if (i === undefined) {
       if (v === null || this.series.length >= this.maxSeries) {
@@ -174,6 +100,7 @@ export class Sampler {
       this.series.push({ id, ...info() });
       this.index.set(id, i);
       this.catalogVersion++;
+      while (this.values.length < this.series.length) this.values.push(null);
     }
     this.values[i] = v === null || Number.isFinite(v) ? v : null;
   }
@@ -262,7 +189,7 @@ export class Sampler {
 
       let h = this.runs.get(key);
       if (h === undefined) {
-        h = { t: [], requests: [], errors: [], buckets: [], steps: { processes: new StepTracker(), users: new StepTracker() } };
+        h = { t: [], requests: [], errors: [], buckets: [] };
         this.runs.set(key, h);
       }
       h.t.push(nowMs);
@@ -319,62 +246,6 @@ export class Sampler {
       this.set(at('latency.p95'), info('latency', 'p95', 'seconds'), p95);
       this.set(at('latency.p99'), info('latency', 'p99', 'seconds'), p99);
       this.set(at('errors.ratio'), info('errors', 'error ratio', 'percent'), errRatio);
-
-      // Knee: mean throughput and p95 per load level, once the level has settled.
-      h.steps.processes.observe(injectors, achieved, p95, nowMs);
-      h.steps.users.observe(a.hasUsers ? Math.round(a.users) : null, achieved, p95, nowMs);
-    }
-  }
-
-  // ------------------------------------------------------------------ saturation per group
-
-  private sampleGroups(nowMs: number): void {
-    type G = { role: Role; r: Map<string, number> };
-    const groups = new Map<string, G>();
-    const fam = (n: string): Family | undefined => this.store.families.get(n);
-    const put = (s: Series, resource: string, ratio: number, groupLabel = 'group'): void => {
-      const l = labelsOf(s);
-      const group = l.get(groupLabel) ?? l.get('service');
-      const role = l.get('role');
-      if (group === undefined || (role !== 'sut' && role !== 'injector')) return;
-      if (!Number.isFinite(ratio)) return;
-      let g = groups.get(group);
-      if (g === undefined) {
-        g = { role, r: new Map() };
-        groups.set(group, g);
-      }
-      g.r.set(resource, Math.max(g.r.get(resource) ?? 0, ratio));
-    };
-    for (const s of fam('redline_process_busiest_thread_cpu_ratio')?.series.values() ?? []) put(s, 'cpu_thread', s.value);
-    for (const s of fam('redline_process_busiest_process_cpu_ratio')?.series.values() ?? []) put(s, 'cpu_process', s.value);
-    const cpusSeries = fam('redline_host_cpus')?.series.values().next().value;
-    const cpus = cpusSeries && cpusSeries.value > 0 ? cpusSeries.value : null;
-    if (cpus !== null) for (const s of fam('redline_process_cpu_cores')?.series.values() ?? []) put(s, 'cpu_group', s.value / cpus);
-    for (const s of fam('redline_process_fd_ratio')?.series.values() ?? []) put(s, 'fds', s.value);
-    for (const s of fam('redline_process_memory_maps_ratio')?.series.values() ?? []) put(s, 'memory_maps', s.value);
-    const limits = fam('redline_listen_queue_limit');
-    for (const s of fam('redline_listen_queue_length')?.series.values() ?? []) {
-      const lim = limits?.series.get(s.labels)?.value;
-      if (lim !== undefined && lim > 0) put(s, 'accept_queue', s.value / lim);
-    }
-    for (const s of fam('redline_nodejs_eventloop_utilization')?.series.values() ?? []) put(s, 'eventloop_utilization', s.value);
-    for (const s of fam('redline_nodejs_eventloop_lag_seconds')?.series.values() ?? []) {
-      if (labelsOf(s).get('quantile') === '0.99') put(s, 'eventloop_delay', s.value / 1);
-    }
-
-    for (const [group, g] of groups) {
-      const panel: PanelKind = g.role === 'sut' ? 'saturation' : 'injector';
-      for (const [resource, ratio] of g.r) {
-        const def = RESOURCE_BY_NAME.get(resource)!;
-        if (!def.roles.includes(g.role)) continue;
-        const id = `${panel}.${group}.${resource}`;
-        this.set(
-          id,
-          () => ({ panel, name: def.name, unit: 'ratio', group, role: g.role, resource, limit: 1, threshold: def.threshold }),
-          ratio,
-        );
-        if (this.index.has(id)) this.tracker.observe(id, group, g.role, resource, ratio, def.threshold, nowMs);
-      }
     }
   }
 
@@ -431,20 +302,4 @@ export function histogramQuantile(q: number, bounds: Float64Array, cumulative: F
     }
   }
   return bounds[bounds.length - 1]!;
-}
-
-/**
- * The first ramp step whose throughput gained less than half of what its load increase asked
- * for (achieved stopped following the load), or null.
- */
-export function kneeOf(steps: readonly KneeStep[]): number | null {
-  for (let i = 1; i < steps.length; i++) {
-    const a = steps[i - 1]!;
-    const b = steps[i]!;
-    if (a.load <= 0 || a.throughput <= 0) continue;
-    const asked = b.load / a.load - 1;
-    const got = b.throughput / a.throughput - 1;
-    if (asked > 0 && got < asked / 2) return i;
-  }
-  return null;
 }

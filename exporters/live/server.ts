@@ -27,6 +27,8 @@ export const RANGES: Record<string, number | null> = { '5m': 300, '30m': 1800, a
 export interface LiveAppOptions {
   live: LiveView;
   telemetryPath: string;
+  /** The HTML report of the run so far, as `redline report --out` writes it. */
+  report: (origin: string) => string;
 }
 
 export function createLiveApp(opts: LiveAppOptions): express.Express {
@@ -56,6 +58,14 @@ export function createLiveApp(opts: LiveAppOptions): express.Express {
   app.use('/live/assets', express.static(ASSETS_DIR, statics));
   app.use('/live/uplot', express.static(UPLOT_DIR, statics));
 
+  app.get('/live/report.html', (req, res) => {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+    res.setHeader('content-disposition', `attachment; filename="redline-report-${stamp}.html"`);
+    res.setHeader('cache-control', 'no-store');
+    // A self-contained file with its charts inlined: the page's policy is not the report's.
+    res.removeHeader('content-security-policy');
+    res.type('html').send(opts.report(`http://${req.headers.host ?? '127.0.0.1'}`));
+  });
   app.get('/api/v1/live', (req, res) => {
     const r = typeof req.query['range'] === 'string' ? req.query['range'] : '5m';
     if (!(r in RANGES)) {

@@ -121,20 +121,59 @@ export class History {
     return this.rows * (8 + 4 * (GLOBAL_COLUMNS.length + this.latency.length + this.ratio.size));
   }
 
-  /** The rows with `t > sinceSeconds` (all by default), oldest first, as plain JSON. */
-  toJSON(sinceSeconds = -Infinity): HistoryData {
+  /**
+   * Every row, oldest first, in typed arrays (NaN for no value) typed as HistoryData: for code
+   * that reads every row (steps, knee) without building millions of JSON values. Not for JSON.
+   */
+  typed(): HistoryData {
     const n = this.length;
-    const first = this.written - n;
-    const idx: number[] = [];
-    for (let k = first; k < this.written; k++) {
-      const i = k % this.rows;
-      if (this.t[i]! > sinceSeconds) idx.push(i);
-    }
-    const col = (a: Float32Array | Float64Array): Array<number | null> => idx.map((i) => num(a[i]!));
-    const g = (c: GlobalColumn): Array<number | null> => col(this.global.get(c)!);
+    const start = (this.written - n) % this.rows;
+    const order = <A extends Float32Array | Float64Array>(a: A, out: A): A => {
+      const head = a.subarray(start, Math.min(this.rows, start + n));
+      out.set(head, 0);
+      if (head.length < n) out.set(a.subarray(0, n - head.length), head.length);
+      return out;
+    };
+    const f32 = (a: Float32Array): Array<number | null> => order(a, new Float32Array(n)) as unknown as Array<number | null>;
+    const g = (c: GlobalColumn): Array<number | null> => f32(this.global.get(c)!);
     return {
       intervalSeconds: this.intervalSeconds,
-      t: idx.map((i) => this.t[i]!),
+      t: order(this.t, new Float64Array(n)) as unknown as number[],
+      injectorProcesses: g('injectorProcesses'),
+      activeUsers: g('activeUsers'),
+      offeredRps: g('offeredRps'),
+      requestsRps: g('requestsRps'),
+      errorsRps: g('errorsRps'),
+      hostCpu: g('hostCpu'),
+      latencyBounds: [...this.latencyBounds],
+      latencyBuckets: this.latency.map(f32),
+      ratios: [...this.ratio.values()].map((c) => ({ ...c.key, values: f32(c.values) })),
+    };
+  }
+
+  /** The rows with `t > sinceSeconds` (all by default), oldest first, as plain JSON. */
+  toJSON(sinceSeconds = -Infinity, round = true): HistoryData {
+    const n = this.length;
+    const first = this.written - n;
+    // Rows are in time order, so the selected ones are the newest `count`.
+    let skip = 0;
+    while (skip < n && !(this.t[(first + skip) % this.rows]! > sinceSeconds)) skip++;
+    const start = first + skip;
+    const count = n - skip;
+    const col = (a: Float32Array | Float64Array): Array<number | null> => {
+      const out = new Array<number | null>(count);
+      for (let k = 0; k < count; k++) {
+        const v = a[(start + k) % this.rows]!;
+        out[k] = round ? num(v) : Number.isNaN(v) ? null : v;
+      }
+      return out;
+    };
+    const g = (c: GlobalColumn): Array<number | null> => col(this.global.get(c)!);
+    const t = new Array<number>(count);
+    for (let k = 0; k < count; k++) t[k] = this.t[(start + k) % this.rows]!;
+    return {
+      intervalSeconds: this.intervalSeconds,
+      t,
       injectorProcesses: g('injectorProcesses'),
       activeUsers: g('activeUsers'),
       offeredRps: g('offeredRps'),
@@ -150,12 +189,65 @@ export class History {
   }
 }
 
-function num(v: number): number | null {
-  // Float32 storage: round to 6 significant digits so JSON stays short and exact-looking.
-  return Number.isFinite(v) ? Number(v.toPrecision(6)) : null;
+export function num(v: number): number | null {
+  // Float32 storage holds ~7 significant digits: rounding keeps the JSON short and exact-looking
+  // (0.6 rather than 0.6000000238). Small values keep 6 significant digits, large ones 4 decimals.
+  if (!Number.isFinite(v)) return null;
+  const a = Math.abs(v);
+  if (a >= 1) return Math.round(v * 1e4) / 1e4;
+  if (a === 0) return 0;
+  const scale = 10 ** (6 - Math.ceil(Math.log10(a)));
+  return Math.round(v * scale) / scale;
 }
 
 /** An empty history, as JSON. */
 export function emptyHistory(intervalSeconds = 1): HistoryData {
   return { intervalSeconds, t: [], injectorProcesses: [], activeUsers: [], offeredRps: [], requestsRps: [], errorsRps: [], hostCpu: [], latencyBounds: [], latencyBuckets: [], ratios: [] };
+}
+
+/**
+ * The history reduced to at most `points` rows (for drawing: a chart has fewer pixels than two
+ * hours have seconds). Each row stands for a run of `k` rows: the largest value for load and
+ * saturation (a peak must stay visible), the mean for rates.
+ */
+export function downsample(h: HistoryData, points: number): HistoryData {
+  const n = h.t.length;
+  const k = Math.ceil(n / Math.max(1, points));
+  if (k <= 1) return h;
+  // `h` may be a typed history (NaN for no value): the output is plain JSON either way.
+  const agg = (a: ReadonlyArray<number | null>, max: boolean): Array<number | null> => {
+    const out: Array<number | null> = [];
+    for (let i = 0; i < n; i += k) {
+      let s = 0;
+      let c = 0;
+      let m = -Infinity;
+      const end = Math.min(n, i + k);
+      for (let j = i; j < end; j++) {
+        const v = a[j];
+        if (v === null || v === undefined || Number.isNaN(v)) continue;
+        s += v;
+        c++;
+        if (v > m) m = v;
+      }
+      out.push(c === 0 ? null : num(max ? m : s / c));
+    }
+    return out;
+  };
+  const t: number[] = [];
+  for (let i = 0; i < n; i += k) t.push(h.t[i]!);
+  return {
+    intervalSeconds: h.intervalSeconds * k,
+    t,
+    injectorProcesses: agg(h.injectorProcesses, true),
+    activeUsers: agg(h.activeUsers, true),
+    offeredRps: agg(h.offeredRps, false),
+    requestsRps: agg(h.requestsRps, false),
+    errorsRps: agg(h.errorsRps, false),
+    hostCpu: agg(h.hostCpu, false),
+    latencyBounds: h.latencyBounds,
+    latencyBuckets: h.latencyBuckets.map((b) => agg(b, false)),
+    ratios: h.ratios
+      .map((r) => ({ group: r.group, role: r.role, resource: r.resource, values: agg(r.values, true) }))
+      .filter((r) => r.values.some((v) => v !== null)),
+  };
 }

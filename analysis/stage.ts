@@ -9,7 +9,7 @@
  */
 import type { OwnMetric, Series, Store } from '../core/store.js';
 import { Periodic } from '../core/periodic.js';
-import { History, type HistoryData, type RatioKey } from './history.js';
+import { History, downsample, type HistoryData, type RatioKey } from './history.js';
 import { INPUTS, forEach, groupOfSeries, sumOf, type Labels } from './inputs.js';
 import { LIMITS, RESOURCES, resourceDefinition, type Role } from './thresholds.js';
 import { VerdictMachine, VERDICT_STATES, ratioId, type Verdict } from './verdict.js';
@@ -26,6 +26,9 @@ export const ANALYSIS_METRICS = {
   historyBytes: 'redline_analysis_history_bytes',
   refusedColumns: 'redline_analysis_refused_columns_total',
 } as const;
+
+/** Default cap on saturation columns in the history: 50 groups × 30 resources; 2 h of them fit in 44 MB. */
+export const MAX_RATIO_COLUMNS = 1500;
 
 export interface AnalysisOptions {
   intervalMs: number;
@@ -114,7 +117,7 @@ export class Analysis {
     this.history = new History({
       rows: opts.historyRows ?? Math.ceil(7200 / this.intervalSeconds),
       intervalSeconds: this.intervalSeconds,
-      maxRatioColumns: opts.maxRatioColumns ?? 2000,
+      maxRatioColumns: opts.maxRatioColumns ?? MAX_RATIO_COLUMNS,
     });
     this.machine = new VerdictMachine(this.intervalSeconds);
     this.resources = opts.resources ?? [];
@@ -210,11 +213,18 @@ export class Analysis {
     }
   }
 
-  /** The verdict, steps, knee and the history since `sinceSeconds` (all by default). */
-  snapshot(sinceSeconds?: number): AnalysisSnapshot {
-    const full = this.history.toJSON();
-    const steps = findSteps(full, this.lastVerdict);
-    const history = sinceSeconds === undefined ? full : this.history.toJSON(sinceSeconds);
+  /**
+   * The verdict, steps, knee and the history since `sinceSeconds` (all by default), reduced to at
+   * most `points` rows when given (steps and knee are always measured at full resolution).
+   */
+  snapshot(sinceSeconds?: number, points?: number): AnalysisSnapshot {
+    // Steps read every row; rounding for JSON is left to the rows actually sent.
+    const typed = this.history.typed();
+    const steps = findSteps(typed, this.lastVerdict);
+    const history =
+      points !== undefined && Math.ceil(this.history.length / points) > 1
+        ? downsample(sinceSeconds === undefined ? typed : this.history.toJSON(sinceSeconds, false), points)
+        : this.history.toJSON(sinceSeconds);
     return { version: 1, now: this.lastTickSeconds, verdict: this.lastVerdict, knee: findKnee(steps), steps, history, resources: describeResources(history) };
   }
 

@@ -56,9 +56,21 @@ export interface StepOptions {
 
 export const DEFAULT_STEP_OPTIONS: StepOptions = { minStepSeconds: 3, warmupSeconds: 2 };
 
+/** A value a row holds: not null, not missing, not NaN (typed histories use NaN). */
+function present(v: number | null | undefined): v is number {
+  return v !== null && v !== undefined && !Number.isNaN(v);
+}
+
 /** Which load series is the ramp's axis. */
 export function loadKind(h: HistoryData): LoadKind {
-  const distinct = (a: Array<number | null>): number => new Set(a.filter((v): v is number => v !== null && v > 0).map((v) => Math.round(v))).size;
+  const distinct = (a: ArrayLike<number | null>): number => {
+    const seen = new Set<number>();
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (present(v) && v > 0) seen.add(Math.round(v));
+    }
+    return seen.size;
+  };
   const procs = distinct(h.injectorProcesses);
   const users = distinct(h.activeUsers);
   return users > procs ? 'active_users' : procs > 0 ? 'injector_processes' : users > 0 ? 'active_users' : 'injector_processes';
@@ -70,7 +82,7 @@ export function findSteps(h: HistoryData, verdict: Verdict | null, opts: StepOpt
   const runs: Array<{ load: number; from: number; to: number }> = [];
   for (let i = 0; i < h.t.length; i++) {
     const v = load[i];
-    if (v === null || v === undefined || v <= 0) continue;
+    if (!present(v) || v <= 0) continue;
     const r = Math.round(v);
     const last = runs[runs.length - 1];
     if (last !== undefined && last.load === r && last.to === i - 1) last.to = i;
@@ -94,7 +106,7 @@ function measure(h: HistoryData, verdict: Verdict | null, kind: LoadKind, n: num
     let c = 0;
     for (let i = from; i <= run.to; i++) {
       const v = a[i];
-      if (v !== null && v !== undefined) {
+      if (present(v)) {
         s += v;
         c++;
       }
@@ -110,7 +122,10 @@ function measure(h: HistoryData, verdict: Verdict | null, kind: LoadKind, n: num
   if (offered !== null && offered > 0) achieved = Math.min(achieved, offered);
   const buckets = h.latencyBuckets.map((b) => {
     let s = 0;
-    for (let i = from; i <= run.to; i++) s += b[i] ?? 0;
+    for (let i = from; i <= run.to; i++) {
+      const v = b[i];
+      if (present(v)) s += v;
+    }
     return s;
   });
   const start = h.t[run.from]!;
@@ -122,7 +137,7 @@ function measure(h: HistoryData, verdict: Verdict | null, kind: LoadKind, n: num
     let peak = -Infinity;
     for (let i = from; i <= run.to; i++) {
       const v = r.values[i];
-      if (v === null || v === undefined) continue;
+      if (!present(v)) continue;
       s += v;
       c++;
       peak = Math.max(peak, v);

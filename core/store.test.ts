@@ -76,3 +76,60 @@ describe('statsd families', () => {
     expect(store.families.has('t')).toBe(false);
   });
 });
+
+describe('families never clash in either format', () => {
+  it('renames le on a histogram and quantile on a summary, counted', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    const h = store.statsdSeries(req('h', 'histogram', { le: '5', exported_le: 'x' }));
+    expect(typeof h !== 'string' && h.labels).toBe('{exported_exported_le="5",exported_le="x"}');
+    const s = store.statsdSeries(req('s', 'summary', { quantile: '0.5' }));
+    expect(typeof s !== 'string' && s.labels).toBe('{exported_quantile="0.5"}');
+    // On a counter or gauge `le` is an ordinary label.
+    const c = store.statsdSeries(req('c', 'counter', { le: '5' }));
+    expect(typeof c !== 'string' && c.labels).toBe('{le="5"}');
+    expect(Object.fromEntries(store.renamedLabels)).toEqual({ le: 1, quantile: 1 });
+  });
+
+  it('refuses invalid or repeated label names', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    expect(store.statsdSeries({ ...req('g', 'gauge'), labelNames: ['a', 'a'], labelValues: ['1', '2'] })).toBe('label_conflict');
+    expect(store.statsdSeries({ ...req('g', 'gauge'), labelNames: ['__x'], labelValues: ['1'] })).toBe('label_conflict');
+  });
+
+  it('refuses X beside a counter X_total and the other way round (one OpenMetrics family)', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    store.statsdSeries(req('x_total', 'counter'));
+    expect(store.statsdSeries(req('x', 'gauge'))).toBe('type_conflict');
+    expect(store.statsdSeries(req('x', 'counter'))).toBe('type_conflict');
+    store.statsdSeries(req('y', 'histogram'));
+    expect(store.statsdSeries(req('y_total', 'counter'))).toBe('type_conflict');
+    // A gauge named z_total is its own family in OpenMetrics too.
+    store.statsdSeries(req('z', 'gauge'));
+    expect(typeof store.statsdSeries(req('z_total', 'gauge'))).toBe('object');
+  });
+
+  it('a summary leaves x_bucket free, as statsd_exporter does', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    store.statsdSeries(req('x_bucket', 'counter'));
+    expect(typeof store.statsdSeries(req('x', 'summary'))).toBe('object');
+    expect(store.statsdSeries(req('x', 'histogram'))).toBe('type_conflict');
+  });
+
+  it('an own family that would clash is a programming error', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    store.counter('conns_total', 'x');
+    expect(() => store.gauge('conns', 'x')).toThrow(/clashes with conns_total/);
+  });
+
+  it('after a mapping reload a family yields to the new type instead of refusing it', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    store.statsdSeries(req('lat', 'summary'));
+    expect(store.statsdSeries(req('lat', 'histogram'))).toBe('type_conflict');
+    store.newMappingEpoch();
+    const h = store.statsdSeries(req('lat', 'histogram'));
+    expect(typeof h !== 'string' && h.family.type).toBe('histogram');
+    // Confirmed under the new mapping: a conflict is a conflict again.
+    expect(store.statsdSeries(req('lat', 'summary'))).toBe('type_conflict');
+    expect(store.statsdSeriesCount).toBe(1);
+  });
+});

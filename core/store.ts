@@ -10,7 +10,7 @@
  *   a fixed list of label names. Declaring one twice with another type is a programming error
  *   and throws at start-up.
  */
-import { serialiseLabels, escapeHelp } from './labels.js';
+import { serialiseLabels, escapeHelp, isValidLabelName } from './labels.js';
 import { SummaryWindow, type SummaryOptions } from './summary.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
@@ -35,8 +35,14 @@ export class Series {
   readonly ttlMs: number;
   /** Set when expired or removed: holders of a reference (the mapping cache) must look it up again. */
   dead = false;
-  /** Lazily built `name_bucket{...,le="x"} ` prefixes, one per bound plus +Inf. */
+  /** Lazily built `name_bucket{...,le="x"} ` prefixes, one per bound plus +Inf, per format. */
   bucketPrefixes: string[] | null = null;
+  omBucketPrefixes: string[] | null = null;
+  /**
+   * A negative value was observed: `_sum` is no longer a counter, and OpenMetrics then forbids
+   * serving it (the text format still shows it).
+   */
+  negative = false;
 
   constructor(
     readonly family: Family,
@@ -55,6 +61,7 @@ export class Series {
 
   /** Records one observation with a weight (sampled statsd timers count 1/rate times). */
   observe(v: number, weight: number, nowMs: number): void {
+    if (v < 0) this.negative = true;
     const bounds = this.family.bounds;
     if (bounds !== null) {
       const b = this.buckets!;
@@ -96,6 +103,8 @@ export class Family {
   isSet = false;
   /** Pre-serialised `# HELP`/`# TYPE` for the text format. */
   headerText: string;
+  /** The store's mapping epoch when a sample last confirmed this family's type (see Store.newMappingEpoch). */
+  epoch = 0;
 
   constructor(opts: FamilyOptions, own: boolean) {
     this.name = opts.name;
@@ -117,7 +126,26 @@ export const DEFAULT_BUCKETS: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
 
-const SUFFIXES = ['_sum', '_count', '_bucket'] as const;
+/** Sample names a histogram or summary family serves besides its own name. */
+const PART_SUFFIXES: Record<MetricType, readonly string[]> = {
+  counter: [],
+  gauge: [],
+  histogram: ['_bucket', '_count', '_sum'],
+  // As statsd_exporter: a summary does not serve `_bucket`, so `x_bucket` may coexist with it.
+  summary: ['_count', '_sum'],
+};
+
+/**
+ * The name of a family in OpenMetrics, where a counter named `x_total` is the family `x`.
+ * Two families with the same OpenMetrics name clash there even when their text names differ
+ * (`x` and `x_total`).
+ */
+export function openMetricsFamilyName(name: string, type: MetricType): string {
+  return type === 'counter' && name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+}
+
+/** Label names a family type serves itself and a series may therefore not bring. */
+const OWN_LABEL: Record<MetricType, string | null> = { counter: null, gauge: null, histogram: 'le', summary: 'quantile' };
 
 export interface StoreOptions {
   /** Global cap on statsd series; new series above it are dropped and counted. */
@@ -179,6 +207,18 @@ export class Store {
   private readonly sets = new Set<Series>();
   /** Names a statsd family may not take, because an own family or a histogram part uses them. */
   private readonly reserved = new Map<string, string>();
+  /** OpenMetrics family names in use, with the family that holds each. */
+  private readonly omNames = new Map<string, string>();
+  /** Moves on every mapping reload: families of an older epoch yield to a new type. */
+  private epoch = 0;
+  /**
+   * Labels renamed because the family type serves that label itself (`le` on a histogram,
+   * `quantile` on a summary), by the label's name; counted once per series created.
+   */
+  readonly renamedLabels = new Map<string, number>([
+    ['le', 0],
+    ['quantile', 0],
+  ]);
 
   constructor(opts: StoreOptions) {
     this.maxSeries = opts.maxSeries;
@@ -215,6 +255,10 @@ export class Store {
         throw new Error(`metric ${opts.name} is already registered as a ${existing.type}`);
       }
       return new OwnMetric(this, existing, labelNames);
+    }
+    const clash = this.clash(opts.name, opts.type);
+    if (clash !== null) {
+      throw new Error(`metric ${opts.name} (${opts.type}) clashes with ${this.clashOwner(opts.name, opts.type)} in the exposition`);
     }
     const fam = new Family(opts, true);
     this.families.set(opts.name, fam);
@@ -259,8 +303,21 @@ export class Store {
    */
   statsdSeries(req: StatsdSeriesRequest): Series | DropReason {
     let fam = this.families.get(req.name);
+    if (fam !== undefined && !fam.own && (fam.type !== req.type || fam.isSet !== req.isSet) && fam.epoch < this.epoch) {
+      // Created under a mapping that a reload replaced: the new mapping's type wins.
+      for (const [key, s] of [...fam.series]) this.removeSeries(fam, key, s);
+      fam = this.families.get(req.name);
+    }
     if (fam === undefined) {
-      const clash = this.clash(req.name, req.type);
+      let clash = this.clash(req.name, req.type);
+      if (clash === 'type_conflict') {
+        // The family in the way was created under a mapping a reload replaced: it yields too.
+        const owner = this.families.get(this.clashOwner(req.name, req.type) ?? '');
+        if (owner !== undefined && !owner.own && owner.epoch < this.epoch) {
+          for (const [key, s] of [...owner.series]) this.removeSeries(owner, key, s);
+          clash = this.clash(req.name, req.type);
+        }
+      }
       if (clash !== null) return clash;
       fam = new Family(
         {
@@ -279,10 +336,20 @@ export class Store {
       // A statsd set and a gauge are both served as gauges, but one name cannot be both.
       return 'type_conflict';
     }
-    const key = serialiseLabels(req.labelNames, req.labelValues);
+    fam.epoch = this.epoch;
+    let names = req.labelNames;
+    let values = req.labelValues;
+    const ownLabel = OWN_LABEL[req.type];
+    if (ownLabel !== null && names.includes(ownLabel)) [names, values] = this.renameOwnLabel(names, values, ownLabel);
+    const key = serialiseLabels(names, values);
     const existing = fam.series.get(key);
     if (existing !== undefined) return existing;
     if (this.statsdSeriesCount >= this.maxSeries) return 'series_limit';
+    for (let i = 0; i < names.length; i++) {
+      // Names arrive sorted: a repeat sits next to itself.
+      if (!isValidLabelName(names[i]!) || names[i] === names[i - 1]) return 'label_conflict';
+    }
+    if (ownLabel !== null && names !== req.labelNames) this.renamedLabels.set(ownLabel, this.renamedLabels.get(ownLabel)! + 1);
     if (!this.families.has(fam.name)) {
       this.families.set(fam.name, fam);
       this.reserve(fam);
@@ -294,6 +361,28 @@ export class Store {
     if (req.ttlMs > 0) this.ttlFamilies.add(fam);
     if (req.isSet) this.sets.add(s);
     return s;
+  }
+
+  /**
+   * `le` on a histogram sample (or `quantile` on a summary's) would repeat the label the family
+   * serves itself, and one repeated label name makes Prometheus refuse the whole scrape (client_golang,
+   * under statsd_exporter, panics). The label becomes `exported_le`, as Prometheus renames a
+   * target's labels that clash with its own; `exported_` is added again while the name is taken.
+   */
+  private renameOwnLabel(names: readonly string[], values: readonly string[], own: string): [string[], string[]] {
+    let renamed = `exported_${own}`;
+    while (names.includes(renamed)) renamed = `exported_${renamed}`;
+    const pairs = names.map((n, i) => [n === own ? renamed : n, values[i]!] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+  }
+
+  /**
+   * Starts a new mapping epoch (a configuration reload): a statsd family created before it whose
+   * next sample asks for another type is replaced rather than refused, so a reload that turns a
+   * summary into a histogram takes effect without a restart.
+   */
+  newMappingEpoch(): void {
+    this.epoch++;
   }
 
   /** Removes statsd series idle for longer than their TTL. Returns how many went. */
@@ -332,29 +421,38 @@ export class Store {
     }
   }
 
-  /** Would a new statsd family `name` of `type` collide with an existing one's exposed names? */
+  /**
+   * Would a new family `name` of `type` collide with an existing one's exposed names, in either
+   * format? Its name may not be another family's part (`x_count` of a histogram `x`), its parts
+   * may not be taken, and its OpenMetrics family name (`x` for a counter `x_total`) must be free.
+   */
   private clash(name: string, type: MetricType): DropReason | null {
-    const owner = this.reserved.get(name);
-    if (owner !== undefined) return this.families.get(owner)?.own ? 'name_conflict' : 'type_conflict';
-    if (type === 'histogram' || type === 'summary') {
-      for (const suf of SUFFIXES) {
-        const other = this.families.get(name + suf) ?? this.families.get(this.reserved.get(name + suf) ?? '');
-        if (other !== undefined) return other.own ? 'name_conflict' : 'type_conflict';
-      }
+    const owner = this.clashOwner(name, type);
+    if (owner === null) return null;
+    return this.families.get(owner)?.own ? 'name_conflict' : 'type_conflict';
+  }
+
+  private clashOwner(name: string, type: MetricType): string | null {
+    const part = this.reserved.get(name);
+    if (part !== undefined) return part;
+    for (const suf of PART_SUFFIXES[type]) {
+      if (this.families.has(name + suf)) return name + suf;
+      const other = this.reserved.get(name + suf);
+      if (other !== undefined) return other;
     }
+    const om = this.omNames.get(openMetricsFamilyName(name, type));
+    if (om !== undefined && om !== name) return om;
     return null;
   }
 
   private reserve(fam: Family): void {
-    if (fam.type === 'histogram' || fam.type === 'summary') {
-      for (const suf of SUFFIXES) this.reserved.set(fam.name + suf, fam.name);
-    }
+    for (const suf of PART_SUFFIXES[fam.type]) this.reserved.set(fam.name + suf, fam.name);
+    this.omNames.set(openMetricsFamilyName(fam.name, fam.type), fam.name);
   }
 
   private unreserve(fam: Family): void {
-    if (fam.type === 'histogram' || fam.type === 'summary') {
-      for (const suf of SUFFIXES) this.reserved.delete(fam.name + suf);
-    }
+    for (const suf of PART_SUFFIXES[fam.type]) this.reserved.delete(fam.name + suf);
+    this.omNames.delete(openMetricsFamilyName(fam.name, fam.type));
   }
 
   /** Drops every statsd series (used by tests and by `--statsd.reset-on-reload`). */

@@ -7,6 +7,7 @@
  * Safe by construction: 127.0.0.1 only, free ports unless told otherwise, bounded in time, every
  * child stopped by its pid (also on SIGINT and on any failure).
  */
+import { LIMITS } from '../analysis/thresholds.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
@@ -46,14 +47,14 @@ export interface Profile {
   injectorBurnMs: number;
 }
 
-/** Saturation thresholds: the same as the alert rules in dashboards/rules.ts. */
+/** Saturation thresholds: from analysis/thresholds.ts, as the alert rules read them. */
 export const THRESHOLDS = {
-  sut_cpu: 0.9,
-  sut_eventloop_lag: 0.1,
-  sut_eventloop_utilization: 0.9,
-  sut_fds: 0.8,
-  injector_cpu: 0.8,
-  injector_eventloop_lag: 0.1,
+  sut_cpu: LIMITS.sutThreadCores,
+  sut_eventloop_lag: LIMITS.eventLoopLagSeconds,
+  sut_eventloop_utilization: LIMITS.eventLoopUtilisation,
+  sut_fds: LIMITS.fdRatio,
+  injector_cpu: LIMITS.injectorProcessCores,
+  injector_eventloop_lag: LIMITS.eventLoopLagSeconds,
 } as const;
 
 export function profileFor(b: Bottleneck, rate: number, steps: number): Profile {

@@ -27,3 +27,46 @@ describe('content negotiation', () => {
     expect(negotiate('application/openmetrics-text;q=0.2,text/plain;q=0.9')).toBe('text');
   });
 });
+
+describe('floats in le and quantile as client_golang writes them', () => {
+  it('text: Go %g, OpenMetrics: the same with .0 on integers', async () => {
+    const { goFloat, goFloatOpenMetrics } = await import('./exposition.js');
+    const cases: [number, string, string][] = [
+      [0.005, '0.005', '0.005'],
+      [1, '1', '1.0'],
+      [10, '10', '10.0'],
+      [100000, '100000', '100000.0'],
+      [1e6, '1e+06', '1e+06'],
+      [1234567, '1.234567e+06', '1.234567e+06'],
+      [0.0001, '0.0001', '0.0001'],
+      [0.00001, '1e-05', '1e-05'],
+      [-2.5, '-2.5', '-2.5'],
+      [1e21, '1e+21', '1e+21'],
+      [1e100, '1e+100', '1e+100'],
+      [0, '0', '0.0'],
+      [Infinity, '+Inf', '+Inf'],
+    ];
+    for (const [v, text, om] of cases) {
+      expect(goFloat(v)).toBe(text);
+      expect(goFloatOpenMetrics(v)).toBe(om);
+    }
+  });
+});
+
+describe('OpenMetrics validity', () => {
+  it('escapes quotes in HELP and leaves out a histogram _sum that went negative', async () => {
+    const { parseOpenMetrics } = await import('../test/helpers/openmetrics.js');
+    const store = new Store({ maxSeries: 10, setIntervalMs: 1000 });
+    const h = store.statsdSeries({ name: 'h', help: 'Says "hi".', type: 'histogram', labelNames: [], labelValues: [], buckets: [1, 1e6], ttlMs: 0, isSet: false });
+    if (typeof h === 'string') throw new Error(h);
+    h.observe(-5, 1, 0);
+    const om = render(store, 'openmetrics');
+    expect(om).toContain('# HELP h Says \\"hi\\".\n');
+    expect(om).toContain('h_bucket{le="1.0"} 1\nh_bucket{le="1e+06"} 1\nh_bucket{le="+Inf"} 1\nh_count 1\n');
+    expect(om).not.toContain('h_sum');
+    expect(parseOpenMetrics(om).map((f) => f.name)).toEqual(['h']);
+    const text = render(store, 'text');
+    expect(text).toContain('h_bucket{le="1e+06"} 1\n');
+    expect(text).toContain('h_sum -5\n');
+  });
+});

@@ -41,17 +41,51 @@ export function formatValue(v: number): string {
   return v > 0 ? '+Inf' : '-Inf';
 }
 
+/**
+ * A float as Go's `strconv.FormatFloat(v, 'g', -1, 64)` writes it, which is how client_golang
+ * (and so statsd_exporter) writes `le` and `quantile` label values: `1e+06`, `0.005`, `1e-05`.
+ * Label values are matched as strings, so a query for `le="1e+06"` must find the same text.
+ */
+export function goFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const e = v.toExponential();
+  const i = e.indexOf('e');
+  const x = Number(e.slice(i + 1));
+  if (x < -4 || x >= 6) {
+    const ax = Math.abs(x);
+    return `${e.slice(0, i)}e${x < 0 ? '-' : '+'}${ax < 10 ? '0' : ''}${ax}`;
+  }
+  return String(v);
+}
+
+/** The same in OpenMetrics, where client_golang adds `.0` to a float that looks like an integer. */
+export function goFloatOpenMetrics(v: number): string {
+  const s = goFloat(v);
+  return /[.eIN]/.test(s) ? s : `${s}.0`;
+}
+
+/** HELP text in OpenMetrics: backslash, newline and double quote escaped. */
+function escapeHelpOpenMetrics(help: string): string {
+  return escapeHelp(help).replace(/"/g, '\\"');
+}
+
 function withLabel(labels: string, name: string, value: string): string {
   const pair = `${name}="${value}"`;
   return labels === '' ? `{${pair}}` : `${labels.slice(0, -1)},${pair}}`;
 }
 
-function bucketPrefixes(fam: Family, s: Series): string[] {
-  if (s.bucketPrefixes !== null) return s.bucketPrefixes;
+function bucketPrefixes(fam: Family, s: Series, format: Format): string[] {
+  const cached = format === 'text' ? s.bucketPrefixes : s.omBucketPrefixes;
+  if (cached !== null) return cached;
+  const fmt = format === 'text' ? goFloat : goFloatOpenMetrics;
   const out: string[] = [];
-  for (const b of fam.bounds!) out.push(`${fam.name}_bucket${withLabel(s.labels, 'le', formatValue(b))} `);
+  for (const b of fam.bounds!) out.push(`${fam.name}_bucket${withLabel(s.labels, 'le', fmt(b))} `);
   out.push(`${fam.name}_bucket${withLabel(s.labels, 'le', '+Inf')} `);
-  s.bucketPrefixes = out;
+  if (format === 'text') s.bucketPrefixes = out;
+  else s.omBucketPrefixes = out;
   return out;
 }
 
@@ -68,7 +102,7 @@ function omHeader(fam: Family): { header: string; sampleName: string } {
     else type = 'unknown';
   }
   return {
-    header: `# TYPE ${familyName} ${type}\n# HELP ${familyName} ${escapeHelp(fam.help)}\n`,
+    header: `# TYPE ${familyName} ${type}\n# HELP ${familyName} ${escapeHelpOpenMetrics(fam.help)}\n`,
     sampleName: fam.name,
   };
 }
@@ -88,9 +122,12 @@ export function render(store: Store, format: Format): string {
       case 'gauge':
         for (const s of fam.series.values()) chunks.push(`${name}${s.labels} ${formatValue(s.value)}\n`);
         break;
-      case 'histogram':
+      case 'histogram': {
+        // OpenMetrics: `_sum` is a counter there; once it can go down (a negative observation or
+        // bucket) it must not be served.
+        const negativeBounds = fam.bounds!.length > 0 && fam.bounds![0]! < 0;
         for (const s of fam.series.values()) {
-          const prefixes = bucketPrefixes(fam, s);
+          const prefixes = bucketPrefixes(fam, s, format);
           const b = s.buckets!;
           let cum = 0;
           for (let i = 0; i < b.length; i++) {
@@ -98,19 +135,24 @@ export function render(store: Store, format: Format): string {
             chunks.push(prefixes[i]! + formatValue(cum) + '\n');
           }
           chunks.push(`${prefixes[b.length]!}${formatValue(s.count)}\n`);
-          chunks.push(`${name}_sum${s.labels} ${formatValue(s.sum)}\n${name}_count${s.labels} ${formatValue(s.count)}\n`);
+          if (format === 'text' || !(s.negative || negativeBounds || s.sum < 0)) chunks.push(`${name}_sum${s.labels} ${formatValue(s.sum)}\n`);
+          chunks.push(`${name}_count${s.labels} ${formatValue(s.count)}\n`);
         }
         break;
-      case 'summary':
+      }
+      case 'summary': {
+        const fmt = format === 'text' ? goFloat : goFloatOpenMetrics;
         for (const s of fam.series.values()) {
           const qs = fam.summaryOptions!.quantiles;
           const values = s.quantileValues ?? s.summary!.quantiles(now);
           for (let i = 0; i < qs.length; i++) {
-            chunks.push(`${name}${withLabel(s.labels, 'quantile', String(qs[i]!.quantile))} ${formatValue(values[i]!)}\n`);
+            chunks.push(`${name}${withLabel(s.labels, 'quantile', fmt(qs[i]!.quantile))} ${formatValue(values[i]!)}\n`);
           }
-          chunks.push(`${name}_sum${s.labels} ${formatValue(s.sum)}\n${name}_count${s.labels} ${formatValue(s.count)}\n`);
+          if (format === 'text' || !(s.negative || s.sum < 0)) chunks.push(`${name}_sum${s.labels} ${formatValue(s.sum)}\n`);
+          chunks.push(`${name}_count${s.labels} ${formatValue(s.count)}\n`);
         }
         break;
+      }
     }
   }
   if (format === 'openmetrics') chunks.push('# EOF\n');

@@ -5,6 +5,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -212,6 +213,23 @@ describe('lifecycle endpoints', () => {
     expect((await fetch(`${agent.url}/-/quit`, { method: 'POST', headers: { origin: 'http://evil.example' } })).status).toBe(403);
     expect((await fetch(`${agent.url}/-/quit`, { method: 'POST' })).status).toBe(200);
     expect((await agent.proc.exited).code).toBe(0);
+  });
+});
+
+describe('IPv6', () => {
+  it('listens for statsd on [::1] (UDP and TCP) and serves HTTP on [::1]', async () => {
+    const agent = await startAgent(['--statsd.listen-udp=[::1]:0', '--statsd.listen-tcp=[::1]:0', '--web.listen-address=[::1]:0']);
+    running.push(agent);
+    const udp = dgram.createSocket('udp6');
+    await new Promise<void>((r) => udp.send('v6.udp:2|c', agent.udpPort!, '::1', () => r()));
+    udp.close();
+    const tcp = net.connect(agent.tcpPort!, '::1');
+    await new Promise<void>((r) => tcp.once('connect', () => r()));
+    tcp.end('v6.tcp:3|c\n');
+    const url = `http://[::1]:${agent.httpPort}/metrics`;
+    const text = await eventually(() => fetch(url).then((r) => r.text()), (t) => parseValue(t, 'v6_udp') === 2 && parseValue(t, 'v6_tcp') === 3);
+    expect(parseValue(text, 'v6_udp')).toBe(2);
+    expect(parseValue(text, 'v6_tcp')).toBe(3);
   });
 });
 

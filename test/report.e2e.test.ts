@@ -127,7 +127,7 @@ describe('redline report on a ramp', () => {
     const closed = await freePort();
     const gone = await report(['--agent', `http://127.0.0.1:${closed}`, '--json']);
     expect(gone.code).toBe(3);
-    expect(gone.stderr).toContain(`cannot reach http://127.0.0.1:${closed}/api/v1/analysis: ECONNREFUSED`);
+    expect(gone.stderr).toContain(`cannot reach http://127.0.0.1:${closed}/api/v1/analysis?points=1500: ECONNREFUSED`);
   });
 
   it('compares against a baseline run', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Store } from '../../core/store.js';
 import { Logger } from '../../core/log.js';
-import { render } from '../../exporters/exposition.js';
+import { render, goFloat } from '../../exporters/exposition.js';
 import { OtlpIngest, EXPONENTIAL_BOUNDS } from './translate.js';
 import { OtlpMapping } from './mapping.js';
 import { decodeRequest, encodeRequest, parseJsonRequest } from './schema.js';
@@ -89,7 +89,7 @@ describe('OtlpIngest', () => {
       },
     ]);
     const text = t.text();
-    const b = (le: number): number => Number(new RegExp(`size_bytes_bucket\\{job="svc",le="${le}"\\} (\\S+)`).exec(text)![1]);
+    const b = (le: number): number => Number(new RegExp(`size_bytes_bucket\\{job="svc",le="${goFloat(le).replace(/\+/g, '\\+')}"\\} (\\S+)`).exec(text)![1]);
     expect(EXPONENTIAL_BOUNDS[0]).toBe(2 ** -16);
     expect(b(2 ** -16)).toBe(2); // zero and negative
     expect(b(1)).toBe(2);

@@ -11,10 +11,10 @@
  * to the store only when /metrics is read (metrics.ts).
  */
 import { isUtf8 } from 'node:buffer';
-import type { Store, Series, MetricType, DropReason } from '../../core/store.js';
+import type { Store, Series, MetricType } from '../../core/store.js';
 import type { SummaryOptions } from '../../core/summary.js';
 import type { Logger } from '../../core/log.js';
-import { CacheEntry, KeyCache, keyHash, Hash } from './keycache.js';
+import { CacheEntry, KeyCache, keyHash, Hash, type Refusal } from './keycache.js';
 import { DecimalScan, scanDecimal, fastNumber, slowNumber } from './numbers.js';
 import { TagParser, type TagStyles } from './tags.js';
 import { LINE_ERROR_REASONS, DROP_REASONS, type LineErrorReason } from './metrics.js';
@@ -104,13 +104,14 @@ export class StatsdIngest {
     this.cache = new KeyCache(opts.cacheSize);
     this.tags = new TagParser(opts.tags);
     for (const r of LINE_ERROR_REASONS) this.lineErrors.set(r, 0);
-    for (const r of [...DROP_REASONS, 'mapping_drop']) this.dropped.set(r, 0);
+    for (const r of [...DROP_REASONS, 'mapping_drop', 'illegal_negative_counter']) this.dropped.set(r, 0);
   }
 
   /** Swaps the mapping (config reload): the cache of resolved keys is emptied. */
   setMapper(mapper: MapperLike): void {
     this.mapper = mapper;
     this.clearCache();
+    this.store.newMappingEpoch();
   }
 
   clearCache(): void {
@@ -151,7 +152,7 @@ export class StatsdIngest {
     });
   }
 
-  private drop(reason: DropReason | 'mapping_drop', n: number): void {
+  private drop(reason: Refusal, n: number): void {
     this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + n);
     if (reason !== 'mapping_drop') {
       this.opts.logger.rateLimited(`statsd_drop_${reason}`, 'dropped statsd sample', { reason });
@@ -433,7 +434,7 @@ export class StatsdIngest {
       const e = cache.at(slot);
       const stale =
         (e.series !== null && e.series.dead) ||
-        (e.refusal !== null && e.refusal !== 'mapping_drop' && e.generation !== this.store.generation);
+        (e.refusal !== null && e.refusal !== 'mapping_drop' && e.refusal !== 'illegal_negative_counter' && e.generation !== this.store.generation);
       if (!stale) {
         this.cacheHits++;
         return e;
@@ -483,10 +484,13 @@ export class StatsdIngest {
     }
     const store = this.store;
     let series: Series | null = null;
-    let refusal: DropReason | 'mapping_drop' | null = null;
+    let refusal: Refusal | null = null;
     let scale = m.scale;
     if (m.action === 'drop') {
       refusal = 'mapping_drop';
+    } else if (t === T.COUNTER && scale < 0) {
+      // As statsd_exporter: a scaled counter increment below zero is refused, never applied.
+      refusal = 'illegal_negative_counter';
     } else {
       for (const [k, v] of Object.entries(m.labels)) {
         if (!m.honorLabels || !labels.has(k)) labels.set(k, v);

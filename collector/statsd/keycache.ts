@@ -11,6 +11,13 @@
 import type { Series, DropReason } from '../../core/store.js';
 
 /**
+ * Why a cached key's samples are not stored: a store refusal (re-tried when the store's generation
+ * moves), or one the mapping decided (`mapping_drop`; `illegal_negative_counter`, a counter
+ * mapped with a negative `scale`), final until the mapping changes.
+ */
+export type Refusal = DropReason | 'mapping_drop' | 'illegal_negative_counter';
+
+/**
  * FNV-1a (the first hash of each part) and a rotate-xor-multiply hash (the second, independent
  * one). A `const enum` so the parser's per-byte loops multiply by literals (see wire.ts `Byte`).
  */
@@ -37,7 +44,7 @@ export class CacheEntry {
     /** The series updated, or null when dropped (mapping `drop` or a refusal). */
     readonly series: Series | null,
     readonly scale: number,
-    readonly refusal: DropReason | 'mapping_drop' | null,
+    readonly refusal: Refusal | null,
     /** For refusals: the store generation they were decided in (they are re-tried after it moves). */
     readonly generation: number,
   ) {}

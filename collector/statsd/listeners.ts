@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import type { StatsdIngest } from './ingest.js';
 import { MAX_LINE_BYTES } from './ingest.js';
@@ -54,7 +55,8 @@ function bindError(what: string, err: NodeJS.ErrnoException): Error {
         : err.code === 'EADDRNOTAVAIL'
           ? 'the address is not available on this host'
           : err.message;
-  return new Error(`cannot listen on ${what}: ${why}`);
+  const named = typeof err.code === 'string' && !why.startsWith(err.code) ? `${err.code}: ` : '';
+  return new Error(`cannot listen on ${what}: ${named}${why}`);
 }
 
 export async function listenUdp(
@@ -188,9 +190,10 @@ export async function listenTcp(
 
 interface UnixDgramSocket {
   bind(path: string): void;
+  connect(path: string): void;
   close(): void;
   on(ev: 'error', fn: (err: Error) => void): void;
-  on(ev: 'listening', fn: () => void): void;
+  on(ev: 'listening' | 'connect', fn: () => void): void;
 }
 interface UnixDgramModule {
   createSocket(type: 'unix_dgram', onMessage: (buf: Buffer) => void): UnixDgramSocket;
@@ -210,17 +213,25 @@ export async function listenUnixgram(
   } catch (err) {
     throw new Error(`cannot listen on unixgram ${path}: the unix-dgram addon is not built (${(err as Error).message})`);
   }
+  let isSocket = false;
   try {
-    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+    isSocket = fs.statSync(path).isSocket();
   } catch {
-    // No stale socket to remove.
+    // Nothing there yet.
+  }
+  if (isSocket) {
+    // A socket file that accepts a datagram connection belongs to a live listener (another agent):
+    // taking it over would leave that one running, healthy-looking and deaf. A stale one (its
+    // process gone: ECONNREFUSED) is removed.
+    if (unixgramLive(mod, path)) throw new Error(`cannot listen on unixgram ${path}: EADDRINUSE: another process is listening on it`);
+    fs.unlinkSync(path);
   }
   const sock = mod.createSocket('unix_dgram', (buf: Buffer) => {
     stats.unixgramPackets++;
     ingest.handle(buf);
   });
   await new Promise<void>((resolve, reject) => {
-    sock.on('error', (err) => reject(bindError(`unixgram ${path}`, err as NodeJS.ErrnoException)));
+    sock.on('error', (err) => reject(bindError(`unixgram ${path}`, withErrnoName(err as NodeJS.ErrnoException))));
     sock.on('listening', () => resolve());
     sock.bind(path);
   });
@@ -241,6 +252,40 @@ export async function listenUnixgram(
       }
     },
   };
+}
+
+/** Whether a unix datagram socket at `path` has a live listener (a connect succeeds). */
+function unixgramLive(mod: UnixDgramModule, path: string): boolean {
+  const probe = mod.createSocket('unix_dgram', () => {});
+  let live = false;
+  probe.on('error', () => {});
+  probe.on('connect', () => (live = true));
+  probe.connect(path);
+  probe.close();
+  return live;
+}
+
+/** The addon reports errors as `bind -98`: give them their names (EADDRINUSE, ENOENT, …). */
+function withErrnoName(err: NodeJS.ErrnoException): NodeJS.ErrnoException {
+  const n = typeof err.errno === 'number' ? Math.abs(err.errno) : NaN;
+  const name = Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0];
+  if (name === undefined) return err;
+  const named: NodeJS.ErrnoException = new Error(`${name}: ${errnoText(name)}`);
+  named.code = name;
+  return named;
+}
+
+function errnoText(name: string): string {
+  switch (name) {
+    case 'ENOENT':
+      return 'the directory does not exist';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EADDRINUSE':
+      return 'the path exists and is not a socket';
+    default:
+      return 'cannot bind';
+  }
 }
 
 /** Forwards raw packets to another statsd server (statsd_exporter's `--statsd.relay.address`). */

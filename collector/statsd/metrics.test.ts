@@ -30,7 +30,7 @@ describe('statsd self-metrics', () => {
     t.transport.tcpOpen = 2;
     t.ingest.handle(Buffer.from('a:1|c\na:1|c\nb:2|ms|#k:v,:bad\nc:1|g\nbroken\n_e{1,1}:a|b'));
     expect(t.value('redline_statsd_packets_total{transport="udp"}')).toBe(3);
-    expect(t.value('redline_statsd_tcp_connections')).toBe(2);
+    expect(t.value('redline_statsd_tcp_open_connections')).toBe(2);
     expect(t.value('redline_statsd_lines_total')).toBe(6);
     expect(t.value('redline_statsd_lines_accepted_total')).toBe(4);
     expect(t.value('redline_statsd_samples_total{type="counter"}')).toBe(2);
@@ -56,7 +56,7 @@ describe('statsd self-metrics', () => {
     const names = defs.map((d) => d.name);
     expect(new Set(names).size).toBe(names.length);
     for (const d of defs) {
-      expect(d.name).toMatch(/^redline_statsd_/);
+      expect(d.name).toMatch(/^redline_/);
       if (d.type === 'counter') expect(d.name).toMatch(/_total$/);
       else expect(d.name).not.toMatch(/_total$/);
       expect(d.help).toMatch(/^[A-Z].*\.$/);

@@ -64,9 +64,15 @@ export const STATSD_LINE_ERRORS = ownFamily({
 });
 export const STATSD_DROPPED = ownFamily({
   name: 'redline_statsd_dropped_total',
-  help: 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict).',
+  help: 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict, label_conflict, illegal_negative_counter after a negative scale).',
   type: 'counter',
   labelNames: ['reason'],
+});
+export const RENAMED_LABELS = ownFamily({
+  name: 'redline_renamed_labels_total',
+  help: 'Series whose le (histograms) or quantile (summaries) label, which the family serves itself, was renamed exported_le or exported_quantile.',
+  type: 'counter',
+  labelNames: ['label'],
 });
 export const STATSD_MAPPING_DROPS = ownFamily({
   name: 'redline_statsd_mapping_drops_total',
@@ -117,7 +123,7 @@ export const STATSD_TCP_CONNECTIONS = ownFamily({
   labelNames: [],
 });
 export const STATSD_TCP_OPEN = ownFamily({
-  name: 'redline_statsd_tcp_connections',
+  name: 'redline_statsd_tcp_open_connections',
   help: 'TCP connections currently open to the statsd listener.',
   type: 'gauge',
   labelNames: [],
@@ -150,6 +156,7 @@ export const STATSD_FAMILIES: readonly OwnFamilyDef[] = [
   STATSD_LINE_ERRORS,
   STATSD_DROPPED,
   STATSD_MAPPING_DROPS,
+  RENAMED_LABELS,
   STATSD_EVENTS,
   STATSD_TAG_ERRORS,
   STATSD_SERIES,
@@ -172,6 +179,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
   const errors = store.register(STATSD_LINE_ERRORS);
   const dropped = store.register(STATSD_DROPPED);
   const mappingDrops = store.register(STATSD_MAPPING_DROPS);
+  const renamed = store.register(RENAMED_LABELS);
   const events = store.register(STATSD_EVENTS);
   const tagErrors = store.register(STATSD_TAG_ERRORS);
   const series = store.register(STATSD_SERIES);
@@ -194,7 +202,9 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     SAMPLE_TYPES.forEach((t, i) => samples.set([t], ingest.samples[i]!));
     for (const r of LINE_ERROR_REASONS) errors.set([r], ingest.lineErrors.get(r) ?? 0);
     for (const r of DROP_REASONS) dropped.set([r], ingest.dropped.get(r) ?? 0);
+    dropped.set(['illegal_negative_counter'], ingest.dropped.get('illegal_negative_counter') ?? 0);
     dropped.set(['internal_error'], ingest.internalErrors);
+    for (const [l, n] of store.renamedLabels) renamed.set([l], n);
     mappingDrops.set([], ingest.dropped.get('mapping_drop') ?? 0);
     events.set(['event'], ingest.events);
     events.set(['service_check'], ingest.serviceChecks);

@@ -70,3 +70,37 @@ describe('DogStatsD tags', () => {
     expect(labels.size).toBe(0);
   });
 });
+
+describe('statsd_exporter parity', () => {
+  it('a DogStatsD tag may carry its own leading # (the Datadog PHP client)', () => {
+    const p = new TagParser(ALL);
+    const labels = new Map<string, string>();
+    p.dogTags('#env:prod,#region:eu,#', labels);
+    expect(Object.fromEntries(labels)).toEqual({ env: 'prod', region: 'eu' });
+    expect(p.errors).toBe(1);
+  });
+
+  it('tags with an empty value are skipped and counted', () => {
+    const p = new TagParser(ALL);
+    const labels = new Map<string, string>();
+    p.dogTags('a:,b:1', labels);
+    expect(name(p, 'x,c=,d=2')).toEqual(['x', { d: '2' }]);
+    expect(Object.fromEntries(labels)).toEqual({ b: '1' });
+    expect(p.errors).toBe(2);
+  });
+
+  it('malformed SignalFx brackets leave the name alone and count a tag error', () => {
+    const p = new TagParser(ALL);
+    expect(name(p, 'a]b[c=1')).toEqual(['a]b[c=1', {}]);
+    expect(name(p, 'a[b=1,c=2')).toEqual(['a[b=1,c=2', {}]);
+    expect(name(p, 'a]#b=1')).toEqual(['a]#b=1', {}]);
+    expect(p.errors).toBe(3);
+  });
+
+  it('Librato and InfluxDB: whichever separator comes first starts the tags', () => {
+    const p = new TagParser(ALL);
+    expect(name(p, 'a,b=1#c=2')).toEqual(['a', { b: '1#c=2' }]);
+    expect(name(p, 'a#b=1,c=2')).toEqual(['a', { b: '1', c: '2' }]);
+    expect(name(new TagParser({ ...ALL, librato: false }), 'a#x,b=1')).toEqual(['a#x', { b: '1' }]);
+  });
+});

@@ -6,10 +6,12 @@
  *   Librato    name#k=v,k2=v2:1|c
  *   SignalFx   name[k=v,k2=v2]:1|c
  *
- * Name-embedded styles are looked for in statsd_exporter's order (SignalFx, then Librato, then
- * InfluxDB; the first found wins) and may not be mixed with DogStatsD tags on one line. Tag keys
- * are escaped like metric names; a tag that cannot become a label is skipped and counted.
- * Runs on cache misses only.
+ * Name-embedded styles are looked for in statsd_exporter's order: SignalFx brackets first (a
+ * lone `[` or `]`, or `]` before `[`, is counted as a tag error and leaves the name as it is),
+ * then whichever of Librato's `#` and InfluxDB's `,` comes first. They may not be mixed with
+ * DogStatsD tags on one line. As statsd_exporter: a DogStatsD tag may start with its own `#`
+ * (`|#a:1,#b:2`, the Datadog PHP client writes them so); a tag with an empty key or value is
+ * skipped and counted; keys are escaped like metric names. Runs on cache misses only.
  */
 import { escapeMetricName, isValidLabelName } from '../../core/labels.js';
 
@@ -36,23 +38,19 @@ export class TagParser {
     let found = false;
     if (o.signalfx) {
       const open = name.indexOf('[');
-      const close = open === -1 ? -1 : name.indexOf(']', open);
-      if (open !== -1 && close !== -1) {
+      const close = name.indexOf(']');
+      if (open !== -1 && close > open) {
         found = true;
         this.kvList(name.slice(open + 1, close), '=', labels);
         name = name.slice(0, open) + name.slice(close + 1);
+      } else if (open !== -1 || close !== -1) {
+        // Malformed brackets (statsd_exporter panics on `]` before `[`): the name stays as sent.
+        this.errors++;
+        return name;
       }
     }
-    if (!found && o.librato) {
-      const i = name.indexOf('#');
-      if (i !== -1) {
-        found = true;
-        this.kvList(name.slice(i + 1), '=', labels);
-        name = name.slice(0, i);
-      }
-    }
-    if (!found && o.influx) {
-      const i = name.indexOf(',');
+    if (!found && (o.librato || o.influx)) {
+      const i = firstOf(name, o.librato, o.influx);
       if (i !== -1) {
         found = true;
         this.kvList(name.slice(i + 1), '=', labels);
@@ -68,13 +66,14 @@ export class TagParser {
     if (!this.styles.dogstatsd) return;
     for (const part of list.split(',')) {
       if (part === '') continue;
-      const i = part.indexOf(':');
-      if (i === 0) {
+      const tag = part.charCodeAt(0) === 35 /* # */ ? part.slice(1) : part;
+      const i = tag.indexOf(':');
+      if (i === 0 || i === tag.length - 1 || tag === '') {
         this.errors++;
         continue;
       }
-      if (i === -1) this.set(part, 'true', labels);
-      else this.set(part.slice(0, i), part.slice(i + 1), labels);
+      if (i === -1) this.set(tag, 'true', labels);
+      else this.set(tag.slice(0, i), tag.slice(i + 1), labels);
     }
   }
 
@@ -82,7 +81,7 @@ export class TagParser {
     for (const part of list.split(',')) {
       if (part === '') continue;
       const i = part.indexOf(sep);
-      if (i <= 0) {
+      if (i <= 0 || i === part.length - 1) {
         this.errors++;
         continue;
       }
@@ -98,4 +97,13 @@ export class TagParser {
     }
     labels.set(k, value);
   }
+}
+
+/** Index of the first Librato `#` or InfluxDB `,` (each only when its style is on), or -1. */
+function firstOf(name: string, librato: boolean, influx: boolean): number {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c === 35 && librato) || (c === 44 && influx)) return i;
+  }
+  return -1;
 }

@@ -249,7 +249,7 @@ CHARTS.forEach(function(c){
   var opts={width:Math.min(1160,root.clientWidth||1160),height:260,scales:scales,axes:axes,series:series,legend:{live:true},
     hooks:{draw:[function(u){var ctx=u.ctx;ctx.save();
       hl.forEach(function(l){var y=u.valToPos(l.y,l.scale,true);ctx.strokeStyle=BAD;ctx.setLineDash([3,3]);ctx.lineWidth=1;ctx.beginPath();ctx.moveTo(u.bbox.left,y);ctx.lineTo(u.bbox.left+u.bbox.width,y);ctx.stroke();});
-      marks.forEach(function(m){var x=u.valToPos(m.x,'x',true);if(x<u.bbox.left||x>u.bbox.left+u.bbox.width)return;ctx.strokeStyle=BAD;ctx.setLineDash([]);ctx.lineWidth=2;ctx.beginPath();ctx.moveTo(x,u.bbox.top);ctx.lineTo(x,u.bbox.top+u.bbox.height);ctx.stroke();ctx.fillStyle=BAD;ctx.font=(12*devicePixelRatio)+'px system-ui,sans-serif';ctx.fillText(m.label,x+4*devicePixelRatio,u.bbox.top+14*devicePixelRatio);});
+      marks.forEach(function(m,mi){var x=u.valToPos(m.x,'x',true);if(x<u.bbox.left||x>u.bbox.left+u.bbox.width)return;ctx.strokeStyle=BAD;ctx.setLineDash([]);ctx.lineWidth=2;ctx.beginPath();ctx.moveTo(x,u.bbox.top);ctx.lineTo(x,u.bbox.top+u.bbox.height);ctx.stroke();ctx.fillStyle=BAD;ctx.font=(12*devicePixelRatio)+'px system-ui,sans-serif';ctx.fillText(m.label,x+4*devicePixelRatio,u.bbox.top+(14+14*mi)*devicePixelRatio);});
       ctx.restore();}]}};
   new uPlot(opts,c.columns,box);
   box.setAttribute('data-drawn','1');

@@ -6,6 +6,7 @@ import type { AnalysisSnapshot } from '../../analysis/stage.js';
 import { emptyHistory, type HistoryData, type RatioKey } from '../../analysis/history.js';
 import { snapshotFromHistory } from '../../analysis/summary.js';
 import { ANALYSIS_API_PATH } from '../analysis-api.js';
+import { MAX_POINTS } from './html.js';
 
 export class SourceError extends Error {}
 
@@ -27,7 +28,10 @@ async function getJson(url: string, timeoutMs: number): Promise<unknown> {
 }
 
 export async function fromAgent(base: string, timeoutMs = 15_000): Promise<AnalysisSnapshot> {
-  const url = new URL(ANALYSIS_API_PATH, base.endsWith('/') ? base : `${base}/`).toString();
+  const u = new URL(ANALYSIS_API_PATH, base.endsWith('/') ? base : `${base}/`);
+  // The charts draw at most MAX_POINTS per series: the agent reduces the history before sending it.
+  u.searchParams.set('points', String(MAX_POINTS));
+  const url = u.toString();
   let s: AnalysisSnapshot;
   try {
     s = (await getJson(url, timeoutMs)) as AnalysisSnapshot;

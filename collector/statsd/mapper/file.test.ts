@@ -189,3 +189,18 @@ mappings:
   });
 });
 
+
+describe('buckets as statsd_exporter chooses them', () => {
+  it('a file that asks for a histogram without buckets gets statsd_exporter defaults', async () => {
+    const { STATSD_EXPORTER_BUCKETS } = await import('./file.js');
+    const { DEFAULT_BUCKETS } = await import('../../../core/store.js');
+    const m = load('mappings:\n- match: "a.*"\n  name: a\n  observer_type: histogram\n- match: "b.*"\n  name: b\n');
+    expect(m.map('a.x', 'observer').buckets).toEqual(STATSD_EXPORTER_BUCKETS);
+    // Histogram only because Redline defaults to one: Redline's buckets.
+    expect(m.map('b.x', 'observer').buckets).toEqual(DEFAULT_BUCKETS);
+    const d = load('defaults:\n  observer_type: histogram\nmappings:\n- match: "b.*"\n  name: b\n');
+    expect(d.map('b.x', 'observer').buckets).toEqual(STATSD_EXPORTER_BUCKETS);
+    const own = load('defaults:\n  observer_type: histogram\n  histogram_options: {buckets: [1, 2]}\nmappings:\n- match: "b.*"\n  name: b\n');
+    expect(own.map('b.x', 'observer').buckets).toEqual([1, 2]);
+  });
+});

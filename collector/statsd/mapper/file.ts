@@ -19,6 +19,9 @@ import { compileRe2, enableLinearFallback, Re2SyntaxError } from './re2.js';
 import { Template } from './template.js';
 import { MappingConfigError, unmatchedResult, type MapResult, type MapperOptions, type ObserverType, type Rule } from './rule.js';
 
+/** client_golang's DefBuckets, statsd_exporter's default histogram buckets (seconds). */
+export const STATSD_EXPORTER_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** A mapping file once read: what the matcher is built from. */
 export interface MappingFile {
   rules: Rule[];
@@ -118,6 +121,8 @@ class Builder {
   private defaultMatchType: 'glob' | 'regex' = 'glob';
   private defaultTtl = 0;
   private defaultBuckets: readonly number[];
+  /** Buckets came from the file's defaults or from MapperOptions, not Redline's built-in list. */
+  private bucketsChosen = false;
   private defaultSummary: SummaryOptions = DEFAULT_SUMMARY_OPTIONS;
 
   constructor(
@@ -126,6 +131,7 @@ class Builder {
     private readonly opts: MapperOptions,
   ) {
     this.defaultBuckets = opts.defaultBuckets ?? DEFAULT_BUCKETS;
+    this.bucketsChosen = opts.defaultBuckets !== undefined;
     this.unmatched = unmatchedResult(opts.defaultObserverType ?? 'histogram', this.defaultBuckets, DEFAULT_SUMMARY_OPTIONS, 0);
   }
 
@@ -277,7 +283,8 @@ class Builder {
     const top = this.pairs(root, 'the mapping file', ['defaults', 'mappings']);
     const defNode = top.get('defaults');
     if (defNode !== undefined && defNode.value !== null && !(isScalar(defNode.value) && defNode.value.value === null)) this.defaults(defNode.value);
-    this.unmatched = unmatchedResult(this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram', this.defaultBuckets, this.defaultSummary, this.defaultTtl);
+    const unmatchedBuckets = this.defaultObserver === 'histogram' && !this.bucketsChosen ? STATSD_EXPORTER_BUCKETS : this.defaultBuckets;
+    this.unmatched = unmatchedResult(this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram', unmatchedBuckets, this.defaultSummary, this.defaultTtl);
 
     const mappings = top.get('mappings')?.value ?? null;
     if (mappings === null || (isScalar(mappings) && mappings.value === null)) return;
@@ -293,7 +300,13 @@ class Builder {
     this.orderingDisabled = this.bool(d.get('glob_disable_ordering'), 'defaults.glob_disable_ordering') ?? false;
     this.defaultTtl = this.duration(d.get('ttl'), 'defaults.ttl') ?? 0;
     const h = d.get('histogram_options');
-    if (h !== undefined && h.value !== null) this.defaultBuckets = this.buckets(h, 'defaults.histogram_options') ?? this.defaultBuckets;
+    if (h !== undefined && h.value !== null) {
+      const b = this.buckets(h, 'defaults.histogram_options');
+      if (b !== undefined) {
+        this.defaultBuckets = b;
+        this.bucketsChosen = true;
+      }
+    }
     const s = d.get('summary_options');
     if (s !== undefined && s.value !== null) this.defaultSummary = this.summary(s, 'defaults.summary_options', DEFAULT_SUMMARY_OPTIONS);
   }
@@ -330,7 +343,12 @@ class Builder {
     if (explicitObserver === 'summary' && hasH) this.fail(hPair!.key, 'cannot use a summary observer with histogram_options (use summary_options, or observer_type: histogram)');
     const observerType: ObserverType =
       explicitObserver ?? (hasS ? 'summary' : hasH ? 'histogram' : (this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram'));
-    const buckets = (hasH ? this.buckets(hPair!, 'histogram_options') : undefined) ?? this.defaultBuckets;
+    // A file that asks for a histogram without buckets gets statsd_exporter's (client_golang's
+    // DefBuckets), so queries written for it (`le="0.005"`) still match; Redline's own list is for
+    // observers that are histograms only because Redline defaults to them.
+    const askedHistogram = explicitObserver === 'histogram' || hasH || (explicitObserver === undefined && !hasS && this.defaultObserver === 'histogram');
+    const fallback = askedHistogram && !this.bucketsChosen ? STATSD_EXPORTER_BUCKETS : this.defaultBuckets;
+    const buckets = (hasH ? this.buckets(hPair!, 'histogram_options') : undefined) ?? fallback;
     const summary = hasS ? this.summary(sPair!, 'summary_options', this.defaultSummary) : this.defaultSummary;
 
     const labels: [string, Template][] = [];

@@ -93,8 +93,10 @@ describe('redline report on a ramp', () => {
     expect(fromAgent.steps.map((s) => s.load)).toEqual([1, 2, 3]);
     const onset = Date.parse(fromAgent.verdict.onset!) / 1000;
     const step2 = fromAgent.steps[1]!;
-    // The pool fills when the second injector joins.
-    expect(onset).toBeGreaterThanOrEqual(step2.start - 1);
+    // The pool fills when the second injector joins. The step starts when the host collector
+    // counts that injector, which may be a tick or two after its first requests (ISO onsets are
+    // also cut to the millisecond): allow two ticks.
+    expect(onset).toBeGreaterThanOrEqual(step2.start - 2);
     expect(onset).toBeLessThanOrEqual(step2.end);
     expect(fromAgent.knee).toMatchObject({ step: 2, load: 2 });
     // 100 requests/s is the service's capacity: step 1 follows its 60/s, step 2 is held at the capacity.

@@ -38,8 +38,8 @@ class Ramp {
   }
 
   /** One second at `procs` injector processes, each offering 50 requests/s; the SUT serves at most 150/s. */
-  second(procs: number, opts: { injectorThread?: number } = {}): void {
-    const offered = 50 * procs;
+  second(procs: number, opts: { injectorThread?: number; offeredBy?: number } = {}): void {
+    const offered = 50 * (opts.offeredBy ?? procs);
     const served = Math.min(offered, 150);
     const busy = Math.min(1, offered / 160);
     this.count.set(['load', 'injector'], procs);
@@ -62,6 +62,14 @@ class Ramp {
 }
 
 describe('analysis stage on a recorded ramp', () => {
+  it("reads a step's offered rate as its schedule when the next injector reports before it is counted", () => {
+    const r = new Ramp();
+    // The last 3 s of each step already carry the next injector's offered rate: its statsd
+    // gauge arrives before the host collector's tick counts its process.
+    for (let procs = 1; procs <= 3; procs++) for (let s = 0; s < 20; s++) r.second(procs, { offeredBy: s >= 17 ? procs + 1 : procs });
+    expect(r.analysis.snapshot().steps.map((s) => s.offeredRps)).toEqual([50, 100, 150]);
+  });
+
   it('serves ratios and the verdict on /metrics and finds the steps, the knee and the first saturated resource', () => {
     const r = new Ramp();
     for (let procs = 1; procs <= 5; procs++) for (let s = 0; s < 20; s++) r.second(procs);

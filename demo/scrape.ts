@@ -63,11 +63,13 @@ function matches(labels: Record<string, string>, match: Match): boolean {
   return true;
 }
 
-export function select(s: Scrape, name: string, match: Match = {}): Sample[] {
+/** The samples of `name` whose labels include `match` (a string is exact, a RegExp tested). */
+export function select<S extends Sample>(s: ReadonlyMap<string, S[]>, name: string, match: Match = {}): S[] {
   return (s.get(name) ?? []).filter((x) => matches(x.labels, match));
 }
 
-export function sum(s: Scrape, name: string, match: Match = {}): number {
+/** The sum of the finite values `select` picks (0 when none). */
+export function sum(s: ReadonlyMap<string, Sample[]>, name: string, match: Match = {}): number {
   return select(s, name, match).reduce((a, x) => a + (Number.isFinite(x.value) ? x.value : 0), 0);
 }
 

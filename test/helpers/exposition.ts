@@ -108,22 +108,5 @@ export function valueWith(text: string, name: string, labels: Record<string, str
   return undefined;
 }
 
-export type Match = Record<string, string | RegExp>;
-
-function matches(labels: Record<string, string>, match: Match): boolean {
-  for (const [k, want] of Object.entries(match)) {
-    const v = labels[k] ?? '';
-    if (typeof want === 'string' ? v !== want : !want.test(v)) return false;
-  }
-  return true;
-}
-
-/** The samples of `name` whose labels include `match` (a string is exact, a RegExp tested). */
-export function select(s: Scrape, name: string, match: Match = {}): Sample[] {
-  return (s.get(name) ?? []).filter((x) => matches(x.labels, match));
-}
-
-/** The sum of the finite values `select` picks (0 when none). */
-export function sum(s: Scrape, name: string, match: Match = {}): number {
-  return select(s, name, match).reduce((a, x) => a + (Number.isFinite(x.value) ? x.value : 0), 0);
-}
+// Selecting and summing samples is the demo's own code (the product reads its scrapes the same way).
+export { select, sum, type Match } from '../../demo/scrape.js';

@@ -44,7 +44,8 @@ async function shown(): Promise<Record<string, Record<string, number | null>>> {
 }
 
 beforeAll(async () => {
-  sc = await startScenario();
+  // A declared group whose pattern matches nothing (not even the agent's own command line).
+  sc = await startScenario({ args: ['--sut=ghost=^redline-no-such-[p]rocess$'] });
   browser = await chromium.launch(CHROMIUM);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   page.on('console', (m) => {
@@ -138,6 +139,15 @@ describe('live view', () => {
     // The knee chart has the one load level of a steady test.
     const knee = await js<{ load: number; throughput: number }[]>(page, 'window.__redline.knees[0]?.steps ?? []');
     expect(knee.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('says which declared group matches no process, and for how long', async () => {
+    const line = page.locator('#empty-groups p.empty-group[data-group="ghost"]');
+    const text = await until('empty group banner', async () => ((await line.count()) > 0 ? await line.textContent() : ''), (t) => t !== '');
+    expect(text).toMatch(/^group ghost matches no process for (\d+ min )?\d+ s — check its pattern/);
+    // Only the empty one: api and load have their processes.
+    expect(await page.locator('#empty-groups p.empty-group').count()).toBe(1);
+    expect(await page.locator('#empty-groups').isVisible()).toBe(true);
   });
 
   it('downloads the same HTML report as redline report', async () => {

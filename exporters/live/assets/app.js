@@ -14,6 +14,7 @@
     byId: new Map(),
     verdict: null,
     knees: [],
+    emptyGroups: [],
     es: null,
     refetching: false,
     pendingRefetch: false,
@@ -78,6 +79,7 @@
       state.cols = snap.values;
       state.verdict = snap.verdict;
       state.knees = snap.knees;
+      state.emptyGroups = snap.emptyGroups || [];
       build();
     } catch (err) {
       setUpdated('cannot read the agent: ' + err.message);
@@ -124,7 +126,9 @@
     }
     state.verdict = tick.verdict;
     state.knees = tick.knees;
+    state.emptyGroups = tick.emptyGroups || [];
     renderVerdict();
+    renderEmptyGroups();
     for (const ch of state.charts) ch.dirty = true;
     scheduleDraw();
     setUpdated('updated ' + clock(tick.t));
@@ -168,6 +172,39 @@
       : '';
     el.dataset.group = first ? first.group : '';
     el.dataset.resource = first ? first.resource : '';
+  }
+
+  /** One line per declared group that matches no process: its charts would stay empty without a word. */
+  function renderEmptyGroups() {
+    const el = document.getElementById('empty-groups');
+    const list = state.emptyGroups;
+    const key = list.map((g) => g.group).join('\n');
+    if (list.length === 0) {
+      el.hidden = true;
+      el.replaceChildren();
+      el.dataset.groups = '';
+      return;
+    }
+    el.hidden = false;
+    if (el.dataset.groups !== key) {
+      el.dataset.groups = key;
+      el.replaceChildren(
+        ...list.map((g) => {
+          const p = document.createElement('p');
+          p.className = 'empty-group';
+          p.dataset.group = g.group;
+          const b = document.createElement('b');
+          b.textContent = g.group;
+          p.append('group ', b, ' matches no process ', document.createElement('span'));
+          return p;
+        }),
+      );
+    }
+    const now = Date.now();
+    for (const p of el.querySelectorAll('p.empty-group')) {
+      const g = list.find((x) => x.group === p.dataset.group);
+      if (g) p.querySelector('span').textContent = 'for ' + duration(Math.max(0, (now - g.sinceMs) / 1000)) + ' — check its pattern (--sut / --injector NAME=PATTERN, or process_groups in the config)';
+    }
   }
 
   // ---------------------------------------------------------------- layout
@@ -270,6 +307,7 @@
     timeChart(intake, 'intake', 'Statsd lines received, rejected and dropped', of('intake'), { min: 0 });
 
     renderVerdict();
+    renderEmptyGroups();
     observe();
     scheduleDraw();
   }
@@ -641,7 +679,10 @@
     build();
   });
   // Ages in the verdict line move even between ticks.
-  setInterval(renderVerdict, 1000);
+  setInterval(() => {
+    renderVerdict();
+    renderEmptyGroups();
+  }, 1000);
 
   void fetchSnapshot().then(connect);
 })();

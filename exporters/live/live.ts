@@ -25,6 +25,11 @@ export interface LiveOptions {
   historyRows?: number;
   maxViewers?: number;
   maxSeries?: number;
+  /**
+   * Ask the stage for steps and knee every this many ticks (fixed). By default every 5 ticks or
+   * more, so that it costs at most ~1 % of a core: that interval depends on the machine's speed.
+   */
+  kneeEveryTicks?: number;
   /** Per-viewer socket buffer past which a viewer that does not read is dropped. */
   maxBufferedBytes?: number;
   now?: () => number;
@@ -109,13 +114,13 @@ export class LiveView {
     const values = s.sample(t);
     for (const r of latestRatios(a)) s.set(r.id, r.info, r.value);
     s.verdict = verdictOf(a.verdict, (id) => s.valueOf(id));
-    if (this.kneeIn-- <= 0) {
+    if (this.kneeIn-- <= 1) {
       // Steps and knee come from the stage's whole history: asked for every few ticks, less often
       // when that costs more (at most ~1 % of a core).
       const k0 = process.hrtime.bigint();
       this.knees = kneeOf(a.stepsAndKnee());
       const ms = Number(process.hrtime.bigint() - k0) / 1e6;
-      this.kneeEvery = Math.max(5, Math.ceil((ms * 100) / this.tickMs));
+      this.kneeEvery = this.opts.kneeEveryTicks ?? Math.max(5, Math.ceil((ms * 100) / this.tickMs));
       this.kneeIn = this.kneeEvery;
     }
     this.history.push(t, values);

@@ -234,16 +234,19 @@
     return snap.series.map((s, i) => ({ ...s, col: i })).filter((s) => s.run === undefined || s.run === state.run);
   }
 
+  const ALL_RUNS = 'Steps, knee, saturation and the verdict are those of every load test on this agent together: the analysis does not split them by env/run.';
+
   function section(parent, title, note) {
     const s = document.createElement('section');
     s.className = 'panel-group';
     const h = document.createElement('h2');
     h.textContent = title;
     s.append(h);
-    if (note) {
+    for (const n of Array.isArray(note) ? note : [note]) {
+      if (!n) continue;
       const p = document.createElement('p');
-      p.className = 'note';
-      p.textContent = note;
+      p.className = n === ALL_RUNS ? 'note all-runs' : 'note';
+      p.textContent = n;
       s.append(p);
     }
     parent.append(s);
@@ -281,17 +284,19 @@
       }
       return m;
     };
+    // With several load tests on one agent, say which parts the picker does not split.
+    const allRuns = state.snap.runs.length > 1 ? ALL_RUNS : null;
     const sut = groups('saturation');
     if (sut.size === 0) {
       section(main, 'SUT saturation', 'No system-under-test group yet: start the agent with --sut NAME=PATTERN (or process_groups in the config).');
     }
     for (const [group, list] of sut) {
-      const grid = section(main, 'SUT saturation: ' + group, 'Each signal as a share of its limit (solid line at 100 %), the verdict threshold dashed, the load in grey.');
+      const grid = section(main, 'SUT saturation: ' + group, ['Each signal as a share of its limit (solid line at 100 %), the verdict threshold dashed, the load in grey.', allRuns]);
       grid.classList.add('small');
       for (const s of list) ratioChart(grid, s, loadRef);
     }
 
-    const kneeGrid = section(main, 'The knee: throughput and latency against the load');
+    const kneeGrid = section(main, 'The knee: throughput and latency against the load', allRuns);
     kneeChart(kneeGrid, 'knee.throughput', 'Achieved throughput against the load', 'req/s');
     kneeChart(kneeGrid, 'knee.latency', 'p95 latency against the load', 'seconds');
 
@@ -382,8 +387,14 @@
     };
   }
 
+  /** Time ticks on the 24-hour clock the verdict line uses: seconds only when ticks are under a minute apart. */
+  function timeTicks(u, splits, axisIdx, space, incr) {
+    const opts = incr < 60 ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', hour12: false };
+    return splits.map((v) => (v === null ? '' : new Date(v * 1000).toLocaleTimeString([], opts)));
+  }
+
   function timeAxis(b) {
-    return { stroke: b.ink, grid: { stroke: b.grid, width: 1 }, ticks: { stroke: b.grid }, font: b.axisFont, labelFont: b.labelFont, label: 'time', labelSize: Math.round(fontPx() * 1.2) };
+    return { stroke: b.ink, grid: { stroke: b.grid, width: 1 }, ticks: { stroke: b.grid }, font: b.axisFont, labelFont: b.labelFont, label: 'time', labelSize: Math.round(fontPx() * 1.2), values: timeTicks };
   }
 
   function colorize(list) {
@@ -538,7 +549,12 @@
               ctx.lineTo(x, u.bbox.top + u.bbox.height);
               ctx.stroke();
               ctx.font = Math.round(fontPx() * 0.8 * devicePixelRatio) + 'px system-ui, sans-serif';
-              ctx.fillText('knee', x + 4 * devicePixelRatio, u.bbox.top + fontPx() * devicePixelRatio);
+              // At the foot of the line (the knee's own point is high: throughput flat, latency up),
+              // right of it, or left when there is no room past it.
+              const w = ctx.measureText('knee').width;
+              const pad = 4 * devicePixelRatio;
+              const tx = x + pad + w > u.bbox.left + u.bbox.width ? x - pad - w : x + pad;
+              ctx.fillText('knee', tx, u.bbox.top + u.bbox.height - pad);
               ctx.restore();
             },
           },

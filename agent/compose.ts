@@ -54,7 +54,7 @@ export function buildMapper(statsd: StatsdSettings): ChainMapper {
 }
 
 /** The host collector and the lookup it publishes, or nothing when it is off. */
-async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups } | null> {
+async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups; emptyGroups: () => string[] } | null> {
   const { host } = settings;
   if (!host.enabled) return null;
   // Loaded on demand: an agent that only serves statsd never loads the /proc readers.
@@ -67,7 +67,15 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
       stop: () => collector.stop(),
     },
     groups: collector,
+    // Declared groups that have matched no process yet, for the live view's banner (the /proc
+    // collector knows; the fallback collector does not say, and then none is shown).
+    emptyGroups: emptyGroupsOf(collector),
   };
+}
+
+function emptyGroupsOf(collector: object): () => string[] {
+  const fn = (collector as Partial<{ emptyGroups(): string[] }>).emptyGroups;
+  return typeof fn === 'function' ? () => fn.call(collector) : () => [];
 }
 
 /** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
@@ -100,7 +108,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
   logger.info('redline agent starting', { version });
-  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs });
+  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
 
@@ -232,6 +240,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     store,
     analysis,
     intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    ...(host ? { emptyGroups: host.emptyGroups } : {}),
     about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
     telemetryPath: webSettings.telemetryPath,
   });
@@ -246,6 +255,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
       maxScrapes: webSettings.maxScrapes,
+      maxExpositionBytes: webSettings.maxExpositionBytes,
       writeTimeoutMs: webSettings.writeTimeoutMs,
       quit: () => quit(),
       version,

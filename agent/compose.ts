@@ -10,7 +10,8 @@ import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
 import type { PidGroups } from '../core/pid-groups.js';
 import { StatsdIngest } from '../collector/statsd/ingest.js';
-import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type Listener } from '../collector/statsd/listeners.js';
+import { listenUdp, listenTcp, listenUnixgram, TransportStats, type Listener } from '../collector/statsd/listeners.js';
+import { StatsdRelay } from '../collector/statsd/relay.js';
 import { Mapper } from '../collector/statsd/mapper.js';
 import { ChainMapper } from '../collector/statsd/mapper/chain.js';
 import { HttpProbe } from '../collector/probe/http.js';
@@ -155,10 +156,13 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   let tcpPort: number | null = null;
   let otlp: OtlpSource | null = null;
   try {
-    const relay = statsd.relayAddress ? createRelay(statsd.relayAddress, transport, logger) : null;
-    if (relay) closers.push(() => relay.close());
+    if (statsd.relayAddress) {
+      const relay = new StatsdRelay(statsd.relayAddress, statsd.relayPacketLength, transport, logger);
+      ingest.relay = relay;
+      closers.push(() => relay.close());
+    }
     if (statsd.listenUdp) {
-      const l = await listenUdp(statsd.listenUdp, ingest, transport, statsd.readBufferBytes, logger, relay ? relay.send : null);
+      const l = await listenUdp(statsd.listenUdp, ingest, transport, statsd.readBufferBytes, logger);
       udpPort = l.port;
       listeners.push(l);
       closers.push(() => l.close());

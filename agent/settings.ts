@@ -54,12 +54,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'statsd.parse-influxdb-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse InfluxDB/Telegraf tags (name,k=v:…).' },
   { name: 'statsd.parse-librato-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse Librato tags (name#k=v:…).' },
   { name: 'statsd.parse-signalfx-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse SignalFx tags (name[k=v]:…).' },
-  { name: 'statsd.relay.address', kind: 'string', default: '', section: 'statsd', metavar: 'ADDR', help: 'Forward every received UDP packet unchanged to this statsd server.' },
+  { name: 'statsd.relay.address', kind: 'string', default: '', section: 'statsd', metavar: 'ADDR', help: 'Forward every line received (UDP, TCP, unixgram) unchanged to this statsd server over UDP, as statsd_exporter does.' },
   { name: 'statsd.udp-packet-queue-size', kind: 'int', default: '10000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (Redline parses in the receive callback).' },
   { name: 'statsd.event-queue-size', kind: 'int', default: '10000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.event-flush-threshold', kind: 'int', default: '1000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.event-flush-interval', kind: 'duration', default: '200ms', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
-  { name: 'statsd.relay.packet-length', kind: 'int', default: '1400', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (packets are relayed whole).' },
+  { name: 'statsd.relay.packet-length', kind: 'int', default: '1400', section: 'statsd', metavar: 'BYTES', help: 'Largest datagram sent to the relay; lines are packed up to it, longer lines are not relayed (counted).' },
   { name: 'otlp.listen-address', kind: 'string', default: ':4318', section: 'otlp', metavar: 'ADDR', help: 'Address to receive OTLP/HTTP metrics on (POST /v1/metrics, protobuf or JSON, gzip); empty to disable. When the default address is taken (an OpenTelemetry Collector on this host), the agent warns and runs without it.' },
   { name: 'otlp.max-request-size', kind: 'bytes', default: '16MiB', section: 'otlp', metavar: 'BYTES', help: 'Largest OTLP request body accepted, compressed and decompressed; larger ones get 413.' },
   { name: 'otlp.series-ttl', kind: 'duration', default: '0s', section: 'otlp', metavar: 'DURATION', help: 'OTLP series not updated for this long are removed; 0 keeps them.' },
@@ -117,6 +117,8 @@ export interface StatsdSettings {
   readonly defaultBuckets: readonly number[];
   readonly tags: { readonly dogstatsd: boolean; readonly influx: boolean; readonly librato: boolean; readonly signalfx: boolean };
   readonly relayAddress: ListenAddress | null;
+  /** Largest relayed datagram, in bytes. */
+  readonly relayPacketLength: number;
 }
 
 export type OtlpTemporality = 'cumulative' | 'delta';
@@ -587,6 +589,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
         signalfx: r.bool('statsd.parse-signalfx-tags'),
       },
       relayAddress: r.address('statsd.relay.address'),
+      relayPacketLength: relayPacketLength(r.int('statsd.relay.packet-length')),
     },
     otlp: otlpSettings(r),
     web: {
@@ -718,4 +721,10 @@ export function helpText(version: string): string {
   out.push('');
   out.push('Signals: SIGHUP reloads the mapping files (a bad file keeps the old ones); SIGINT/SIGTERM stop cleanly.');
   return out.join('\n') + '\n';
+}
+
+/** A relayed datagram holds at least one 1-byte line and its newline, and fits in UDP. */
+function relayPacketLength(n: number): number {
+  if (n < 2 || n > 65507) throw new ConfigError(`--statsd.relay.packet-length: must be between 2 and 65507 bytes (one UDP datagram), got ${n}`);
+  return n;
 }

@@ -6,6 +6,7 @@
  * Sources never call each other: the statsd path learns a probe's `group` from the `PidGroups`
  * lookup the host collector publishes.
  */
+import fs from 'node:fs';
 import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
 import type { PidGroups } from '../core/pid-groups.js';
@@ -44,14 +45,27 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** The user's mapping file, then each preset; reads the files again on every call (reload). */
-export function buildMapper(statsd: StatsdSettings): ChainMapper {
+/**
+ * The user's mapping file, then each preset; reads the files again on every call (reload).
+ * With `dumpFsmPath`, the user file's glob rules are written there as a Graphviz graph
+ * (statsd_exporter's `--debug.dump-fsm`); a failure to write is logged, not fatal, as there.
+ */
+export function buildMapper(statsd: StatsdSettings, dump?: { path: string; logger: Logger }): ChainMapper {
   const opts = {
     defaultObserverType: statsd.defaultObserverType,
     ...(statsd.defaultBuckets.length > 0 ? { defaultBuckets: [...statsd.defaultBuckets] } : {}),
   };
   const files = [...(statsd.mappingConfig ? [statsd.mappingConfig] : []), ...statsd.presets.map((p) => p.file)];
-  return new ChainMapper(files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)]);
+  const mappers = files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)];
+  if (dump && dump.path !== '' && statsd.mappingConfig) {
+    try {
+      fs.writeFileSync(dump.path, mappers[0]!.globGraph());
+      dump.logger.info('dumped the glob rules of the mapping file as a Graphviz graph', { file: dump.path });
+    } catch (err) {
+      dump.logger.error('error dumping FSM', { file: dump.path, error: (err as Error).message });
+    }
+  }
+  return new ChainMapper(mappers);
 }
 
 /** The host collector and the lookup it publishes, or nothing when it is off. */
@@ -110,7 +124,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const version = packageVersion();
   logger.info('redline agent starting', { version });
   const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
-  const mapper = buildMapper(statsd);
+  const mapper = buildMapper(statsd, { path: settings.dumpFsmPath, logger });
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
 
   const host = await buildHost(settings, store, logger);

@@ -90,7 +90,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'analysis.history', kind: 'duration', default: '2h', section: 'analysis', metavar: 'DURATION', help: 'How much analysis history the agent keeps in memory for redline report and the live view.' },
   { name: 'log.level', kind: 'string', default: 'info', section: 'general', metavar: 'LEVEL', help: 'debug, info, warn or error.' },
   { name: 'log.format', kind: 'string', default: 'logfmt', section: 'general', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (logs are logfmt).' },
-  { name: 'check-config', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Check the configuration and mapping files, then exit (0 when valid).' },
+  { name: 'check-config', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Check the configuration and mapping files, then exit: 0 when valid, 1 when not (as statsd_exporter).' },
+  { name: 'debug.dump-fsm', kind: 'string', default: '', section: 'general', cliOnly: true, metavar: 'FILE', help: 'Write the glob rules of --statsd.mapping-config as a Graphviz dot file when it is loaded (also with --check-config), as statsd_exporter does; render with dot -Tpng FILE.' },
   { name: 'help', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Show this help.' },
   { name: 'version', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Show the version.' },
 ];
@@ -187,6 +188,8 @@ export interface Settings {
   readonly help: boolean;
   readonly version: boolean;
   readonly checkConfig: boolean;
+  /** --debug.dump-fsm: where to write the glob graph; '' when not asked. */
+  readonly dumpFsmPath: string;
   readonly logLevel: Level;
   readonly statsd: StatsdSettings;
   readonly otlp: OtlpSettings;
@@ -568,6 +571,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
     help: r.bool('help'),
     version: r.bool('version'),
     checkConfig: r.bool('check-config'),
+    dumpFsmPath: r.string('debug.dump-fsm'),
     logLevel: r.oneOf('log.level', LEVELS),
     statsd: {
       listenUdp: r.address('statsd.listen-udp'),

@@ -412,7 +412,11 @@ export function clientCertRefusal(t: WebTls, socket: tls.TLSSocket): string | nu
   return null;
 }
 
-/** Node's server options for a policy: Node verifies only when it also rejects, the rest is clientCertRefusal. */
+/**
+ * Node's server options for a policy. Node asks for a certificate and leaves every decision to
+ * clientCertRefusal: with `rejectUnauthorized` Node would drop an untrusted certificate silently,
+ * with no event to count it by.
+ */
 export function clientAuthOptions(t: WebTls): { requestCert: boolean; rejectUnauthorized: boolean } {
-  return { requestCert: t.clientAuth !== 'NoClientCert', rejectUnauthorized: t.clientAuth === 'RequireAndVerifyClientCert' };
+  return { requestCert: t.clientAuth !== 'NoClientCert', rejectUnauthorized: false };
 }

@@ -60,7 +60,7 @@ export function buildWebConfig(web: Settings['web']): WebConfig {
 }
 
 /** The host collector and the lookup it publishes, or nothing when it is off. */
-async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups } | null> {
+async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups; emptyGroups: () => string[] } | null> {
   const { host } = settings;
   if (!host.enabled) return null;
   // Loaded on demand: an agent that only serves statsd never loads the /proc readers.
@@ -73,7 +73,15 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
       stop: () => collector.stop(),
     },
     groups: collector,
+    // Declared groups that have matched no process yet, for the live view's banner (the /proc
+    // collector knows; the fallback collector does not say, and then none is shown).
+    emptyGroups: emptyGroupsOf(collector),
   };
+}
+
+function emptyGroupsOf(collector: object): () => string[] {
+  const fn = (collector as Partial<{ emptyGroups(): string[] }>).emptyGroups;
+  return typeof fn === 'function' ? () => fn.call(collector) : () => [];
 }
 
 /** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
@@ -243,6 +251,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     store,
     analysis,
     intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    ...(host ? { emptyGroups: host.emptyGroups } : {}),
     about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
     telemetryPath: webSettings.telemetryPath,
   });

@@ -19,6 +19,7 @@ import { registerStatsdMetrics } from '../collector/statsd/metrics.js';
 import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
 import { startOtlpPush } from '../exporters/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
+import { readWebConfig, OPEN_WEB_CONFIG, type WebConfig } from '../exporters/web-config.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
 import { startLiveView } from '../exporters/live/index.js';
@@ -51,6 +52,11 @@ export function buildMapper(statsd: StatsdSettings): ChainMapper {
   };
   const files = [...(statsd.mappingConfig ? [statsd.mappingConfig] : []), ...statsd.presets.map((p) => p.file)];
   return new ChainMapper(files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)]);
+}
+
+/** The --web.config.file configuration (read again on every call: reload), or the open one. */
+export function buildWebConfig(web: Settings['web']): WebConfig {
+  return web.configFile ? readWebConfig(web.configFile) : OPEN_WEB_CONFIG;
 }
 
 /** The host collector and the lookup it publishes, or nothing when it is off. */
@@ -111,6 +117,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
+  const webConfig = buildWebConfig(webSettings);
 
   const host = await buildHost(settings, store, logger);
   const sources: Source[] = host ? [host.source] : [];
@@ -207,7 +214,10 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
 
   const reload = async (): Promise<string> => {
     let next: ChainMapper;
+    let nextWeb: WebConfig;
     try {
+      // Every file is read before anything changes: one bad file keeps all the previous ones.
+      nextWeb = buildWebConfig(webSettings);
       next = buildMapper(statsd);
     } catch (err) {
       reloads.inc(['failure']);
@@ -223,6 +233,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     }
     for (const w of next.warnings) logger.warn(`mapping: ${w}`);
     ingest.setMapper(next);
+    web.setWebConfig(nextWeb);
     reloads.inc(['success']);
     loadedAt.set([], Date.now() / 1000);
     logger.info('configuration reloaded');
@@ -257,6 +268,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       maxScrapes: webSettings.maxScrapes,
       maxExpositionBytes: webSettings.maxExpositionBytes,
       writeTimeoutMs: webSettings.writeTimeoutMs,
+      webConfig,
       quit: () => quit(),
       version,
       routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),
@@ -278,7 +290,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   logger.info('redline agent started', {
     version,
     listeners: listeners.map((l) => l.description).join(', ') || 'none',
-    http: `${httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
+    http: `${web.tls ? 'https' : 'http'}://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
+    web_config: webSettings.configFile || 'none',
     http_port: httpPort,
     udp_port: udpPort ?? '',
     tcp_port: tcpPort ?? '',

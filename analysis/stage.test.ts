@@ -38,9 +38,9 @@ class Ramp {
   }
 
   /** One second at `procs` injector processes, each offering 50 requests/s; the SUT serves at most 150/s. */
-  second(procs: number, opts: { injectorThread?: number; offeredBy?: number } = {}): void {
+  second(procs: number, opts: { injectorThread?: number; offeredBy?: number; served?: number } = {}): void {
     const offered = 50 * (opts.offeredBy ?? procs);
-    const served = Math.min(offered, 150);
+    const served = opts.served ?? Math.min(offered, 150);
     const busy = Math.min(1, offered / 160);
     this.count.set(['load', 'injector'], procs);
     this.injectors.set(['load'], procs);
@@ -68,6 +68,15 @@ describe('analysis stage on a recorded ramp', () => {
     // gauge arrives before the host collector's tick counts its process.
     for (let procs = 1; procs <= 3; procs++) for (let s = 0; s < 20; s++) r.second(procs, { offeredBy: s >= 17 ? procs + 1 : procs });
     expect(r.analysis.snapshot().steps.map((s) => s.offeredRps)).toEqual([50, 100, 150]);
+  });
+
+  it('never reads more achieved than offered when late requests of the step before complete in a step', () => {
+    const r = new Ramp();
+    // Step 2's first 5 s complete step 1's backlog too: 160 requests/s against 100 offered.
+    for (let procs = 1; procs <= 2; procs++) for (let s = 0; s < 20; s++) r.second(procs, { served: procs === 2 && s < 5 ? 160 : 50 * procs });
+    const steps = r.analysis.snapshot().steps;
+    expect(steps.map((s) => s.offeredRps)).toEqual([50, 100]);
+    expect(steps[1]!.achievedRps).toBe(100);
   });
 
   it('serves ratios and the verdict on /metrics and finds the steps, the knee and the first saturated resource', () => {
@@ -101,7 +110,14 @@ describe('analysis stage on a recorded ramp', () => {
     expect(verdictText(snap.verdict, snap.knee, snap.steps)).toBe(
       'Throughput stopped following the load at step 4 (4 injector processes, 150.0 requests/s). The first thing to saturate was busiest thread CPU of api at step 3 (3 injector processes). The injector stayed healthy.',
     );
-    expect(stepTable(snap.steps).split('\n')).toHaveLength(6);
+    const table = stepTable(snap.steps).split('\n');
+    expect(table).toHaveLength(6);
+    // Host CPU (none recorded here) next to the SUT's busiest thread (50/160 of a core at step 1,
+    // all of it from step 4); no listen queue, so no acceptq.
+    const cells = table.map((l) => l.trim().split(/\s{2,}/));
+    expect(cells[0]!.slice(8, 11)).toEqual(['host-cpu', 'sut-cpu', 'acceptq']);
+    expect(cells[1]!.slice(8, 11)).toEqual(['-', '31%', '-']);
+    expect(cells[4]!.slice(8, 11)).toEqual(['-', '100%', '-']);
 
     // The same answer recomputed from the history alone (as from Prometheus).
     const again = snapshotFromHistory(JSON.parse(JSON.stringify(snap.history)));

@@ -26,6 +26,7 @@ class Ramp {
   readonly requests = this.store.counter('loadtest_requests_total', 'x', ['scenario']);
   readonly errors = this.store.counter('loadtest_errors_total', 'x', ['scenario']);
   readonly offered = this.store.gauge('loadtest_offered_rate', 'x', ['scenario']);
+  readonly users = this.store.gauge('loadtest_active_users', 'x', ['scenario']);
   readonly latency = this.store.histogram('loadtest_request_duration_seconds', 'x', ['scenario'], BUCKETS);
   readonly analysis: Analysis;
 
@@ -38,7 +39,7 @@ class Ramp {
   }
 
   /** One second at `procs` injector processes, each offering 50 requests/s; the SUT serves at most 150/s. */
-  second(procs: number, opts: { injectorThread?: number; offeredBy?: number; served?: number } = {}): void {
+  second(procs: number, opts: { injectorThread?: number; offeredBy?: number; served?: number; users?: number } = {}): void {
     const offered = 50 * (opts.offeredBy ?? procs);
     const served = opts.served ?? Math.min(offered, 150);
     const busy = Math.min(1, offered / 160);
@@ -52,6 +53,7 @@ class Ramp {
     this.elu.set(['api', '7', 'sut', 'api'], busy * 0.95);
     this.lag.set(['api', '7', '0.99', 'sut', 'api'], offered > 150 ? 0.4 : 0.002);
     this.offered.set(['login'], offered);
+    if (opts.users !== undefined) this.users.set(['login'], opts.users);
     this.requests.inc(['login'], served);
     this.errors.inc(['login'], 0);
     const latency = offered > 150 ? 0.4 : 0.008;
@@ -68,6 +70,27 @@ describe('analysis stage on a recorded ramp', () => {
     // gauge arrives before the host collector's tick counts its process.
     for (let procs = 1; procs <= 3; procs++) for (let s = 0; s < 20; s++) r.second(procs, { offeredBy: s >= 17 ? procs + 1 : procs });
     expect(r.analysis.snapshot().steps.map((s) => s.offeredRps)).toEqual([50, 100, 150]);
+  });
+
+  it('steps by injector processes when they move, though the scenarios in flight (active users) change every second', () => {
+    const r = new Ramp();
+    let k = 0;
+    for (let procs = 1; procs <= 3; procs++) for (let s = 0; s < 10; s++) r.second(procs, { users: 3 * procs + (k++ % 5) });
+    expect(r.analysis.snapshot().steps.map((s) => [s.load, s.loadKind])).toEqual([
+      [1, 'injector_processes'],
+      [2, 'injector_processes'],
+      [3, 'injector_processes'],
+    ]);
+  });
+
+  it('steps by active users when the process count does not move (one process ramping its virtual users)', () => {
+    const r = new Ramp();
+    for (let users = 10; users <= 30; users += 10) for (let s = 0; s < 10; s++) r.second(1, { users });
+    expect(r.analysis.snapshot().steps.map((s) => [s.load, s.loadKind])).toEqual([
+      [10, 'active_users'],
+      [20, 'active_users'],
+      [30, 'active_users'],
+    ]);
   });
 
   it('never reads more achieved than offered when late requests of the step before complete in a step', () => {

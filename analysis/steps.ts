@@ -1,7 +1,7 @@
 /**
  * Ramp steps and the knee, from a recorded history. A step is a run of rows with the same load
  * (injector processes, or active users when the injectors report them and the process count does
- * not move); its throughput and latency are measured after a short warm-up, so the requests of the
+ * not move: see loadKind); its throughput and latency are measured after a short warm-up, so the requests of the
  * step before do not count in it. The knee is the first step where achieved throughput no longer
  * follows the load while latency rises (or errors appear).
  */
@@ -61,7 +61,12 @@ function present(v: number | null | undefined): v is number {
   return v !== null && v !== undefined && !Number.isNaN(v);
 }
 
-/** Which load series is the ramp's axis. */
+/**
+ * Which load series is the ramp's axis: the injector process count when it moves (takes two or
+ * more values), else active users. An open-model injector reports as active users the scenarios
+ * in flight, which change every second: they are the axis only when nothing else steps (one
+ * process ramping its virtual users, as k6 or Locust do).
+ */
 export function loadKind(h: HistoryData): LoadKind {
   const distinct = (a: ArrayLike<number | null>): number => {
     const seen = new Set<number>();
@@ -72,8 +77,8 @@ export function loadKind(h: HistoryData): LoadKind {
     return seen.size;
   };
   const procs = distinct(h.injectorProcesses);
-  const users = distinct(h.activeUsers);
-  return users > procs ? 'active_users' : procs > 0 ? 'injector_processes' : users > 0 ? 'active_users' : 'injector_processes';
+  if (procs >= 2) return 'injector_processes';
+  return distinct(h.activeUsers) > 0 ? 'active_users' : 'injector_processes';
 }
 
 export function findSteps(h: HistoryData, verdict: Verdict | null, opts: StepOptions = DEFAULT_STEP_OPTIONS): Step[] {

@@ -81,6 +81,10 @@ describe('analysis stage on a recorded ramp', () => {
       [2, 'injector_processes'],
       [3, 'injector_processes'],
     ]);
+    // And from the first step on, before the count has moved.
+    const one = new Ramp();
+    for (let s = 0; s < 10; s++) one.second(1, { users: 3 + (s % 5) });
+    expect(one.analysis.snapshot().steps.map((s) => [s.load, s.loadKind])).toEqual([[1, 'injector_processes']]);
   });
 
   it('steps by active users when the process count does not move (one process ramping its virtual users)', () => {

@@ -222,6 +222,39 @@ describe('analysis stage on a recorded ramp', () => {
     expect(a.verdict.injector).toMatchObject({ group: 'load' });
   });
 
+  it("counts overflows for the sole listening SUT group when its clients' connects are retried, though its queue is never sampled full", () => {
+    const r = new Ramp();
+    const qlen = r.store.gauge('redline_listen_queue_length', 'x', ['group', 'port', 'role']);
+    const qlim = r.store.gauge('redline_listen_queue_limit', 'x', ['group', 'port', 'role']);
+    const overflows = r.store.counter('redline_host_tcp_listen_overflows_total', 'x');
+    const slow = r.store.counter('loadtest_slow_connects_total', 'x', ['scenario']);
+    qlim.set(['api', '8080', 'sut'], 38);
+    const ratio = (): string => /redline_saturation_ratio\{group="api",role="sut",resource="accept_queue"\} (\S+)/.exec(render(r.store, 'text'))?.[1] ?? '';
+    // Waves: the queue fills and drains between samples; overflows in bursts, every other second.
+    for (let s = 0; s < 6; s++) {
+      qlen.set(['api', '8080', 'sut'], 2);
+      overflows.inc([], s % 2 === 0 ? 40 : 0);
+      r.second(1);
+    }
+    // Without the clients' evidence the host-wide overflows are not api's.
+    expect(ratio()).toBe(String(2 / 39));
+    for (let s = 0; s < 12; s++) {
+      overflows.inc([], s % 2 === 0 ? 40 : 0);
+      slow.inc(['login'], s % 3 === 0 ? 5 : 0);
+      r.second(1);
+    }
+    expect(ratio()).toBe('1');
+    expect(r.analysis.verdict.sut).toMatchObject({ group: 'api', resource: 'accept_queue' });
+    // A second SUT group listening: retried connects can no longer be told apart.
+    qlen.set(['db', '5432', 'sut'], 0);
+    qlim.set(['db', '5432', 'sut'], 127);
+    r.count.set(['db', 'sut'], 1);
+    overflows.inc([], 40);
+    slow.inc(['login'], 5);
+    r.second(1);
+    expect(ratio()).toBe(String(2 / 39));
+  });
+
   it('refuses bad resource declarations with the file and line', () => {
     const lines = new LineCounter();
     const doc = parseDocument('resources:\n  - name: db\n    group: api\n    in_use: "pool{x=1}"\n    limit: 10\n', { lineCounter: lines });

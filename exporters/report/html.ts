@@ -209,6 +209,7 @@ h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.6rem 0 .4rem}
 .muted{color:var(--muted)}table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 td,th{padding:.2rem .6rem;text-align:right;border-bottom:1px solid var(--grid)}th{font-weight:600}
 td:nth-child(2),td:last-child,th:last-child{text-align:left}tr.knee td{font-weight:700}
+#steps td:not(:last-child){white-space:nowrap}
 .chart{margin:.5rem 0 1.2rem}.chart h3{font-size:.95rem;margin:.3rem 0}
 .u-legend{font-size:12px}.u-legend .u-marker{border-radius:2px}
 </style></head>

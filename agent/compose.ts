@@ -8,7 +8,7 @@
  */
 import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
-import type { PidGroups } from '../core/pid-groups.js';
+import { groupLabeller, type PidGroups } from '../core/pid-groups.js';
 import { StatsdIngest } from '../collector/statsd/ingest.js';
 import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type Listener } from '../collector/statsd/listeners.js';
 import { Mapper } from '../collector/statsd/mapper.js';
@@ -67,17 +67,6 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
       stop: () => collector.stop(),
     },
     groups: collector,
-  };
-}
-
-/** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
-function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void {
-  return (labels) => {
-    if (labels.has('group')) return;
-    const pid = Number(labels.get('pid'));
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    const g = groups.groupOf(pid);
-    if (g) labels.set('group', g.group);
   };
 }
 

@@ -140,7 +140,7 @@ try {
   let seen = Atomics.load(heartbeat, 0);
   let movedAt = performance.now();
   let stuck = false;
-  let sentAt = -Infinity;
+  let sentAt = performance.now();
   const send = (v, now) => { try { client.gauge(NAME, v); sentAt = now; } catch (e) { log('send failed: ' + e.message); } };
   setInterval(() => {
     const now = performance.now();

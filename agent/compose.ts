@@ -89,7 +89,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
   logger.info('redline agent starting', { version });
-  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs });
+  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
 
@@ -235,6 +235,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       app: live.app,
       enableLifecycle: webSettings.enableLifecycle,
       maxScrapes: webSettings.maxScrapes,
+      maxExpositionBytes: webSettings.maxExpositionBytes,
       writeTimeoutMs: webSettings.writeTimeoutMs,
       quit: () => quit(),
       version,

@@ -7,7 +7,8 @@ import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { Store, OwnMetric } from '../core/store.js';
 import type { Logger } from '../core/log.js';
-import { render, negotiate, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './exposition.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { renderChunks, negotiate, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type RenderStats } from './exposition.js';
 
 export interface WebOptions {
   host: string;
@@ -23,6 +24,8 @@ export interface WebOptions {
   maxScrapes?: number;
   /** Inactivity allowed on a connection before it is closed (default 30 s). */
   writeTimeoutMs?: number;
+  /** Byte budget of one telemetry response before compression (0: none; default 256 MiB). */
+  maxExpositionBytes?: number;
   quit: () => void;
   version: string;
   /** More GET endpoints by path (the analysis API), decided at construction. */
@@ -40,11 +43,55 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 type Format = ReturnType<typeof negotiate>;
 
-/** One render, shared by every scraper that asks while it is being made. */
-interface Rendered {
-  body: Buffer;
-  gzip: Promise<Buffer> | null;
+/**
+ * A body made of chunks that arrive over time, read by any number of responses: each reader gets
+ * every chunk from the first, whenever it joins. Chunks are kept until the last reader lets go.
+ */
+class Broadcast {
+  private readonly chunks: Buffer[] = [];
+  private done = false;
+  private error: Error | null = null;
+  private wake: (() => void)[] = [];
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.notify();
+  }
+
+  end(err: Error | null = null): void {
+    this.done = true;
+    this.error = err;
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = [];
+    for (const f of w) f();
+  }
+
+  async *read(): AsyncGenerator<Buffer, void, void> {
+    let i = 0;
+    for (;;) {
+      while (i < this.chunks.length) yield this.chunks[i++]!;
+      if (this.error !== null) throw this.error;
+      if (this.done) return;
+      await new Promise<void>((resolve) => this.wake.push(resolve));
+    }
+  }
 }
+
+/** One render, shared by every scraper that asks while it is being made (and its gzip, made once). */
+interface Rendered {
+  body: Broadcast;
+  gzip: Broadcast | null;
+}
+
+/** Families the render writes last, once it knows what it served (see RenderOptions.last). */
+const EXPOSITION_BYTES = 'redline_exposition_bytes';
+const EXPOSITION_OMITTED = 'redline_exposition_omitted_series';
+const EXPOSITION_TRUNCATED = 'redline_exposition_truncated_total';
 
 export class WebServer {
   private server: http.Server | null = null;
@@ -54,10 +101,17 @@ export class WebServer {
   private readonly renders: OwnMetric;
   private readonly refused: OwnMetric;
   private readonly timeouts: OwnMetric;
-  private readonly rendering = new Map<Format, Promise<Rendered>>();
+  private readonly expositionBytes: OwnMetric;
+  private readonly expositionOmitted: OwnMetric;
+  private readonly expositionTruncated: OwnMetric;
+  private readonly renderFailures: OwnMetric;
+  private readonly rendering = new Map<Format, Rendered>();
   private inFlight = 0;
   private readonly maxScrapes: number;
   private readonly writeTimeoutMs: number;
+  private readonly maxExpositionBytes: number;
+  /** Why the last render failed, until one succeeds; /-/ready reports it. */
+  private renderError: string | null = null;
 
   constructor(
     private readonly store: Store,
@@ -72,8 +126,20 @@ export class WebServer {
     this.refused.inc(['scrape_limit'], 0);
     this.refused.inc(['body_too_large'], 0);
     this.timeouts.inc([], 0);
+    this.expositionBytes = store.gauge(EXPOSITION_BYTES, 'Size of the last /metrics body before compression, in bytes, by format.', ['format']);
+    this.expositionOmitted = store.gauge(
+      EXPOSITION_OMITTED,
+      'Series left out of the last /metrics body of a format because it reached --web.max-exposition-size; 0 when everything was served.',
+      ['format'],
+    );
+    this.expositionTruncated = store.counter(EXPOSITION_TRUNCATED, 'Renders of /metrics that reached --web.max-exposition-size and left series out, by format.', ['format']);
+    this.renderFailures = store.counter('redline_exposition_render_failures_total', 'Renders of /metrics that failed (the response was aborted); /-/ready answers 503 until one succeeds.');
+    const truncatedValues = store.counter('redline_label_values_truncated_total', 'Statsd and OTLP label values cut to --web.max-label-value-length bytes, counted once per series.');
+    store.onCollect(() => truncatedValues.set([], store.labelValuesTruncated));
+    this.renderFailures.inc([], 0);
     this.maxScrapes = opts.maxScrapes ?? 16;
     this.writeTimeoutMs = opts.writeTimeoutMs ?? 30_000;
+    this.maxExpositionBytes = opts.maxExpositionBytes ?? 256 * 1024 * 1024;
   }
 
   setReady(ready: boolean): void {
@@ -127,7 +193,7 @@ export class WebServer {
     const method = req.method ?? 'GET';
     // Health first, before anything that could cost time.
     if (path === '/-/healthy') return text(res, 200, 'OK\n');
-    if (path === '/-/ready') return this.ready ? text(res, 200, 'OK\n') : text(res, 503, 'not ready\n');
+    if (path === '/-/ready') return this.readiness(res);
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
       this.refused.inc(['body_too_large']);
       return text(res, 413, `request bodies are limited to ${MAX_BODY_BYTES} bytes\n`, { connection: 'close' });
@@ -179,44 +245,100 @@ export class WebServer {
     }
   }
 
+  /**
+   * Ready once start-up finished, until shutdown begins, and while /metrics can be served: after a
+   * failed render it answers 503 with the reason until a render succeeds.
+   */
+  private readiness(res: http.ServerResponse): void {
+    if (!this.ready) return text(res, 503, 'not ready\n');
+    if (this.renderError !== null) return text(res, 503, `not ready: the last render of ${this.opts.telemetryPath} failed: ${this.renderError}\n`);
+    return text(res, 200, 'OK\n');
+  }
+
+  /**
+   * Streams the exposition (chunked): the body is never one string or one Buffer, so its size is
+   * bounded by --web.max-exposition-size rather than by V8's string limit, and the first bytes
+   * leave while the rest is rendered.
+   */
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const format = negotiate(req.headers.accept);
-    const rendered = await this.render(format);
+    const rendered = this.render(format);
     this.scrapes.inc([format]);
     const headers: http.OutgoingHttpHeaders = {
       'content-type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
     };
     let body = rendered.body;
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      // Compressed once per render, on the thread pool: a large exposition does not hold the loop.
-      rendered.gzip ??= new Promise<Buffer>((resolve, reject) => zlib.gzip(rendered.body, { level: 1 }, (err, out) => (err ? reject(err) : resolve(out))));
-      body = await rendered.gzip;
+      body = rendered.gzip ??= gzipOf(rendered.body);
       headers['content-encoding'] = 'gzip';
     }
-    headers['content-length'] = body.length;
-    res.writeHead(200, headers);
-    res.end(req.method === 'HEAD' ? undefined : body);
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers);
+      res.end();
+      return;
+    }
+    let closed = false;
+    res.once('close', () => (closed = true));
+    try {
+      for await (const chunk of body.read()) {
+        if (closed) return;
+        if (!res.headersSent) res.writeHead(200, headers);
+        if (!res.write(chunk)) await drained(res);
+      }
+      if (!res.headersSent) res.writeHead(200, headers);
+      res.end();
+    } catch (err) {
+      // Headers may be out already: a body cut short must not read as a complete exposition, so
+      // the connection is torn down (the scraper sees a failed scrape) rather than ended.
+      if (res.headersSent) {
+        res.destroy(err as Error);
+        return;
+      }
+      throw err;
+    }
   }
 
-  /** The exposition in one format; scrapers that ask while a render runs get the same one. */
-  private render(format: Format): Promise<Rendered> {
-    let p = this.rendering.get(format);
-    if (p === undefined) {
-      p = (async (): Promise<Rendered> => {
-        const start = process.hrtime.bigint();
-        try {
-          await this.store.refresh();
-          const body = Buffer.from(render(this.store, format), 'utf8');
-          this.renders.inc([format]);
-          this.scrapeDuration.set([], Number(process.hrtime.bigint() - start) / 1e9);
-          return { body, gzip: null };
-        } finally {
-          this.rendering.delete(format);
+  /** The exposition in one format; scrapers that ask while a render runs read the same one. */
+  private render(format: Format): Rendered {
+    let r = this.rendering.get(format);
+    if (r !== undefined) return r;
+    const rendered: Rendered = { body: new Broadcast(), gzip: null };
+    this.rendering.set(format, rendered);
+    r = rendered;
+    void (async (): Promise<void> => {
+      const start = process.hrtime.bigint();
+      try {
+        await this.store.refresh();
+        const it = renderChunks(this.store, format, {
+          maxBytes: this.maxExpositionBytes,
+          last: new Set([EXPOSITION_BYTES, EXPOSITION_OMITTED, EXPOSITION_TRUNCATED]),
+          beforeLast: (stats: RenderStats) => {
+            this.expositionBytes.set([format], stats.bytes);
+            this.expositionOmitted.set([format], stats.omittedSeries);
+            this.expositionTruncated.inc([format], stats.omittedSeries > 0 ? 1 : 0);
+          },
+        });
+        // One chunk (256 KiB, about a millisecond of work) per event-loop turn: statsd datagrams
+        // that arrived meanwhile are read between two chunks.
+        for (let next = it.next(); next.done !== true; next = it.next()) {
+          rendered.body.push(next.value);
+          await nextTurn();
         }
-      })();
-      this.rendering.set(format, p);
-    }
-    return p;
+        this.renders.inc([format]);
+        this.scrapeDuration.set([], Number(process.hrtime.bigint() - start) / 1e9);
+        this.renderError = null;
+        rendered.body.end();
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.renderFailures.inc([]);
+        this.renderError = message;
+        this.logger.error('rendering the exposition failed', { format, error: message });
+        rendered.body.end(err instanceof Error ? err : new Error(message));
+      } finally {
+        this.rendering.delete(format);
+      }
+    })();
+    return r;
   }
 
   private landing(res: http.ServerResponse): void {
@@ -259,6 +381,39 @@ export function crossSite(req: http.IncomingMessage): boolean {
   } catch {
     return true;
   }
+}
+
+/** Resolves when a writable wants more, or is gone. */
+function drained(w: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
+/** Compresses a body as it arrives, once, on the thread pool (zlib streams do not hold the loop). */
+function gzipOf(body: Broadcast): Broadcast {
+  const out = new Broadcast();
+  const z = zlib.createGzip({ level: 1 });
+  z.on('data', (chunk: Buffer) => out.push(chunk));
+  z.once('end', () => out.end());
+  z.once('error', (err) => out.end(err));
+  void (async (): Promise<void> => {
+    try {
+      for await (const chunk of body.read()) {
+        if (!z.write(chunk)) await drained(z);
+      }
+      z.end();
+    } catch (err) {
+      z.destroy(err as Error);
+    }
+  })();
+  return out;
 }
 
 function text(res: http.ServerResponse, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void {

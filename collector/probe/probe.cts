@@ -271,14 +271,14 @@ function start(): void {
 
   const lag = (ns: number): number => Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000);
   let lastReport = lastTick;
-  const report = (now: number): void => {
+  let reportPending = false;
+  /** One interval's report: `blocks` and `shortMs` are that window's, `elapsedMs` its length. */
+  const report = (elapsedMs: number, blocks: number[], shortMs: number): void => {
+    reportPending = false;
     try {
-      const elapsedMs = now - lastReport;
-      lastReport = now;
       blocks.sort((a, b) => b - a);
-      let blockedMs = shortBlockedMs;
+      let blockedMs = shortMs;
       for (const b of blocks) blockedMs += b;
-      shortBlockedMs = 0;
       client.gauge('redline_nodejs_eventloop_blocked_ratio', elapsedMs > 0 ? Math.min(1, blockedMs / elapsedMs) : 0);
       for (const [q, name] of [
         [0.5, '0.5'],
@@ -288,7 +288,6 @@ function start(): void {
       ] as const) {
         client.gauge('redline_nodejs_eventloop_delay_seconds', delayQuantile(blocks, elapsedMs, q) / 1000, { quantile: name });
       }
-      blocks.length = 0;
       if (delay.count > 0) {
         for (const [q, v] of [
           ['0', delay.min],
@@ -349,8 +348,15 @@ function start(): void {
     lastTick = now;
     lastActive = active;
     if (heartbeat !== null) Atomics.store(heartbeat, 0, ++beats | 0);
-    // The report closes the window at a tick, so the gaps tile it with nothing left over.
-    if (now - lastReport >= intervalMs - SAMPLE_MS / 2) report(now);
+    // The window closes at a tick, so the gaps tile it with nothing left over. The report runs
+    // in the check phase of this same turn: after every timer due now, monitorEventLoopDelay's
+    // included, has run (its reset() would otherwise drop the delta of a stall just ended).
+    if (!reportPending && now - lastReport >= intervalMs - SAMPLE_MS / 2) {
+      reportPending = true;
+      setImmediate(report, now - lastReport, blocks.splice(0), shortBlockedMs);
+      lastReport = now;
+      shortBlockedMs = 0;
+    }
   };
   const timer = setInterval(sample, SAMPLE_MS);
   timer.unref();

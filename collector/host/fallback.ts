@@ -77,6 +77,11 @@ export class FallbackCollector implements PidGroups {
     pidusage.clear();
   }
 
+  /** Declared groups that have matched no process yet (as HostCollector.emptyGroups). */
+  emptyGroups(): string[] {
+    return this.opts.groups.filter((_, i) => this.started[i] === 0).map((g) => g.name);
+  }
+
   /** The group of a pid as of the last tick. */
   groupOf(pid: number): GroupRef | undefined {
     const gi = this.byPid.get(pid);

@@ -2,9 +2,12 @@
  * End to end with a real Prometheus: the agent (with the host collector and per-process series),
  * probed Node processes (a SUT whose loop is blocked most of the time, an injector that is CPU-bound
  * and then lagging), a spinning SUT thread (until its alert fires), a
- * process holding fds near its limit with a full accept queue, and statsd load-test traffic.
+ * process holding fds near its limit with a full accept queue, a process holding 85% of
+ * vm.max_map_count memory maps, and statsd load-test traffic.
  * Prometheus scrapes the agent every second with the generated rules (`for:` shortened), then
- *   - every alert must be reported firing by Prometheus, and
+ *   - every alert DRIVEN here must be reported firing by Prometheus (NOT_DRIVEN lists the others
+ *     and why; their promtool unit tests cover them; test/saturation.e2e.test.ts drives the
+ *     saturation kinds one at a time with the rules as shipped), and
  *   - every query of every generated dashboard, variables substituted, must return data over the
  *     test's time range, or be listed below with the reason it may be empty.
  */
@@ -41,6 +44,13 @@ const MAY_BE_EMPTY: Array<[RegExp, string]> = [
     ? []
     : ([[/Pressure stall \(PSI\)/, 'this kernel has no /proc/pressure (PSI disabled or kernel older than 4.20)']] as Array<[RegExp, string]>)),
 ];
+
+/** Alerts this test does not drive with real processes, and why (promtool tests cover them). */
+const NOT_DRIVEN: Record<string, string> = {
+  RedlineMemoryNearLimit: 'needs a cgroup v2 memory.max the test could set for a child process (a delegated cgroup); the promtool tests drive it',
+  RedlineCpuThrottled: 'needs a cgroup v2 cpu.max quota the test could set for a child process (a delegated cgroup); the promtool tests drive it',
+};
+const DRIVEN = ALERT_RULES.map((a) => a.alert).filter((a) => !(a in NOT_DRIVEN));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-dash-e2e-'));
 let agent: AgentProcess | undefined;
@@ -110,6 +120,27 @@ server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
     process.exit(0);
   });
 });
+`);
+
+/**
+ * Part of the SUT: 85% of vm.max_map_count memory maps at no memory cost: one PROT_NONE anonymous
+ * mapping whose every other page is made readable, so each page is its own mapping.
+ */
+const MAPS_HOLDER = script(`${TAG}-sut-maps.py`, `
+import ctypes, mmap, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+page = mmap.PAGESIZE
+limit = int(open('/proc/sys/vm/max_map_count').read())
+have = len(open('/proc/self/maps').readlines())
+pages = int(limit * 0.85) - have
+addr = libc.mmap(None, pages * page, 0, 0x22, -1, 0)
+for i in range(1, pages, 2):
+    libc.mprotect(addr + i * page, page, 1)
+print('maps', len(open('/proc/self/maps').readlines()), flush=True)
+time.sleep(120)
 `);
 
 function probed(file: string, role: 'sut' | 'injector', service: string): Proc {
@@ -185,6 +216,7 @@ beforeAll(async () => {
   // The SUT and the first injector; the second injector joins a few seconds later (a ramp step).
   probed(SUT, 'sut', 'e2e-api');
   spinner = start(process.execPath, [SUT_SPINNER]);
+  start('python3', [MAPS_HOLDER]);
   const holder = start('/bin/sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${HOLDER}"`]);
   await holder.until(() => /"port":\d+/.test(holder.stdout()), { what: 'the fd/backlog holder port' });
   const holderPort = Number(/"port":(\d+)/.exec(holder.stdout())![1]);
@@ -233,7 +265,8 @@ afterAll(async () => {
 
 describe('dashboards and alerts against a real Prometheus', () => {
   it('Prometheus reports every alert firing', async () => {
-    const wanted = new Set(ALERT_RULES.map((a) => a.alert));
+    const wanted = new Set(DRIVEN);
+    process.stdout.write(`not driven here (promtool tests cover them): ${Object.entries(NOT_DRIVEN).map(([a, why]) => `${a}: ${why}`).join('; ')}\n`);
     const fired = new Map<string, Record<string, string>>();
     const firedAfter: string[] = [];
     // Generous: the SUT CPU alert needs its spinner to get 0.9 of a core for one tick, which a
@@ -243,6 +276,9 @@ describe('dashboards and alerts against a real Prometheus', () => {
       const data = await promGet<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>('/api/v1/alerts', {});
       for (const a of data.alerts) {
         if (a.state !== 'firing' || fired.has(a.labels['alertname']!)) continue;
+        // Host-wide branches (verdict=host) may fire from other processes of a shared machine; the
+        // alerts this test drives are its own groups'.
+        if (a.labels['verdict'] === 'host') continue;
         fired.set(a.labels['alertname']!, a.labels);
         if (a.labels['alertname'] === 'RedlineSutCpuSaturated') spinner?.signal('SIGKILL');
         firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s${process.env['E2E_DEBUG'] ? JSON.stringify(a.labels) : ''}`);
@@ -261,6 +297,8 @@ describe('dashboards and alerts against a real Prometheus', () => {
     expect(fired.get('RedlineInjectorSaturated')).toMatchObject({ verdict: 'injector', env: ENV, run: RUN });
     expect(fired.get('RedlineSutCpuSaturated')).toMatchObject({ verdict: 'sut', env: ENV });
     expect(fired.get('RedlineFileDescriptorsNearLimit')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
+    expect(fired.get('RedlineMemoryMapsNearLimit')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
+    expect(fired.get('RedlineAcceptQueueOverflowing')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
     expect(fired.get('RedlineDroppingStatsdLines')).toMatchObject({ verdict: 'observer', reason: 'series_limit' });
   }, 240_000);
 
@@ -296,7 +334,8 @@ describe('dashboards and alerts against a real Prometheus', () => {
   it('the Grafana-managed copies of the alerts select the same offending series', async () => {
     const end = Math.floor(Date.now() / 1000);
     const silent: string[] = [];
-    for (const q of ruleQueries().filter((r) => r.where.startsWith('grafana alert '))) {
+    const driven = new Set(ALERT_RULES.filter((a) => DRIVEN.includes(a.alert)).map((a) => `grafana alert ${a.uid}`));
+    for (const q of ruleQueries().filter((r) => driven.has(r.where))) {
       const data = await promGet<{ result: unknown[] }>('/api/v1/query_range', { query: q.expr, start: String(startedAt), end: String(end), step: '1' });
       if (data.result.length === 0) silent.push(`${q.where}: ${q.expr}`);
     }

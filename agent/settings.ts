@@ -74,7 +74,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'web.listen-address', kind: 'string', default: ':9102', section: 'web', metavar: 'ADDR', help: 'Address for /metrics, /-/healthy, /-/ready and, with --web.enable-lifecycle, /-/reload and /-/quit.' },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', section: 'web', metavar: 'PATH', help: 'Path under which metrics are served.' },
   { name: 'web.max-scrapes', kind: 'int', default: '16', section: 'web', metavar: 'N', help: 'Telemetry responses in flight at once; more are answered 503 (concurrent scrapers share one render).' },
+  { name: 'web.max-exposition-size', kind: 'bytes', default: '256MiB', section: 'web', metavar: 'BYTES', help: 'Byte budget of one /metrics response (before gzip): once a render reaches it, the remaining statsd and OTLP series are left out of that response and counted (redline_exposition_omitted_series); Redline\'s own series are always served. 0: no budget.' },
+  { name: 'web.max-label-value-length', kind: 'bytes', default: '4KiB', section: 'web', metavar: 'BYTES', help: 'Label values of statsd and OTLP series are cut to this many bytes (at a character boundary) and counted (redline_label_values_truncated_total). 0: no limit.' },
   { name: 'web.write-timeout', kind: 'duration', default: '30s', section: 'web', metavar: 'DURATION', help: 'A connection that reads nothing of its response, or sends nothing of its request, for this long is closed.' },
+  { name: 'web.config.file', kind: 'string', default: '', section: 'web', metavar: 'FILE', help: "exporter-toolkit web configuration (YAML): TLS (tls_server_config), basic auth with bcrypt hashes (basic_auth_users), response headers and rate_limit, for every endpoint. Reloaded on SIGHUP; a bad file keeps the previous one (docs/web.md)." },
   { name: 'web.enable-lifecycle', kind: 'bool', default: 'false', section: 'web', help: 'Allow POST /-/reload and POST /-/quit (SIGHUP always reloads).' },
   { name: 'sut', kind: 'list', default: '', section: 'host', metavar: 'NAME=REGEX', help: 'A process group of the system under test: processes whose command line matches REGEX. Repeatable.' },
   { name: 'injector', kind: 'list', default: '', section: 'host', metavar: 'NAME=REGEX', help: 'A process group of load injectors (counted in redline_injector_processes). Repeatable.' },
@@ -150,6 +153,12 @@ export interface WebSettings {
   readonly maxScrapes: number;
   /** Inactivity allowed on a connection (a reader that stopped reading, a request that stalled). */
   readonly writeTimeoutMs: number;
+  /** exporter-toolkit web configuration file; '' when none. */
+  readonly configFile: string;
+  /** Byte budget of one telemetry response; 0: none. */
+  readonly maxExpositionBytes: number;
+  /** Statsd and OTLP label values are cut to this many UTF-8 bytes; 0: no limit. */
+  readonly maxLabelValueBytes: number;
 }
 
 export interface HostSettings {
@@ -589,6 +598,9 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       enableLifecycle: r.bool('web.enable-lifecycle'),
       maxScrapes: Math.max(1, r.int('web.max-scrapes')),
       writeTimeoutMs: r.durationMs('web.write-timeout', 1),
+      configFile: r.string('web.config.file'),
+      maxExpositionBytes: r.bytes('web.max-exposition-size'),
+      maxLabelValueBytes: r.bytes('web.max-label-value-length'),
     },
     host: {
       enabled: r.bool('host.enabled'),

@@ -107,6 +107,7 @@ export class Analysis {
   private readonly prev = new Map<string, Prev>();
   private prevLatency: { bounds: Float64Array; cum: Float64Array } | null = null;
   private lastVerdict: Verdict;
+  private stepsCache: { written: number; verdict: Verdict; steps: Step[]; knee: Knee } | null = null;
   lastTickSeconds = 0;
 
   constructor(
@@ -218,14 +219,27 @@ export class Analysis {
    * most `points` rows when given (steps and knee are always measured at full resolution).
    */
   snapshot(sinceSeconds?: number, points?: number): AnalysisSnapshot {
-    // Steps read every row; rounding for JSON is left to the rows actually sent.
-    const typed = this.history.typed();
-    const steps = findSteps(typed, this.lastVerdict);
+    const { steps, knee } = this.stepsAndKnee();
+    // Only the rows asked for are read and serialised (the time range is sliced first); rounding
+    // for JSON is left to the rows actually sent.
+    const rows = sinceSeconds === undefined ? this.history.length : this.history.rowsSince(sinceSeconds);
     const history =
-      points !== undefined && Math.ceil(this.history.length / points) > 1
-        ? downsample(sinceSeconds === undefined ? typed : this.history.toJSON(sinceSeconds, false), points)
+      points !== undefined && Math.ceil(rows / points) > 1
+        ? downsample(sinceSeconds === undefined ? this.history.typed() : this.history.toJSON(sinceSeconds, false), points)
         : this.history.toJSON(sinceSeconds);
-    return { version: 1, now: this.lastTickSeconds, verdict: this.lastVerdict, knee: findKnee(steps), steps, history, resources: describeResources(history) };
+    return { version: 1, now: this.lastTickSeconds, verdict: this.lastVerdict, knee, steps, history, resources: describeResources(history) };
+  }
+
+  /**
+   * The ramp steps and the knee over the whole history (steps read every row), computed at most
+   * once per tick however many readers ask: every viewer and API request of a tick shares them.
+   */
+  stepsAndKnee(): { steps: Step[]; knee: Knee } {
+    const c = this.stepsCache;
+    if (c !== null && c.written === this.history.written && c.verdict === this.lastVerdict) return c;
+    const steps = findSteps(this.history.typed(), this.lastVerdict);
+    this.stepsCache = { written: this.history.written, verdict: this.lastVerdict, steps, knee: findKnee(steps) };
+    return this.stepsCache;
   }
 
   // ------------------------------------------------------------------ inputs

@@ -35,9 +35,8 @@ export class Series {
   readonly ttlMs: number;
   /** Set when expired or removed: holders of a reference (the mapping cache) must look it up again. */
   dead = false;
-  /** Lazily built `name_bucket{...,le="x"} ` prefixes, one per bound plus +Inf, per format. */
-  bucketPrefixes: string[] | null = null;
-  omBucketPrefixes: string[] | null = null;
+  /** Lazily built `name_bucket{a="x",` (the part of each bucket line before `le`). */
+  bucketStem: string | null = null;
   /**
    * A negative value was observed: `_sum` is no longer a counter, and OpenMetrics then forbids
    * serving it (the text format still shows it).
@@ -103,6 +102,9 @@ export class Family {
   isSet = false;
   /** Pre-serialised `# HELP`/`# TYPE` for the text format. */
   headerText: string;
+  /** Lazily built `le="…"} ` suffixes of the bucket lines, one per bound plus +Inf, per format. */
+  leText: string[] | null = null;
+  leOpenMetrics: string[] | null = null;
   /** The store's mapping epoch when a sample last confirmed this family's type (see Store.newMappingEpoch). */
   epoch = 0;
 
@@ -152,6 +154,8 @@ export interface StoreOptions {
   maxSeries: number;
   /** Interval over which statsd sets count distinct members. */
   setIntervalMs: number;
+  /** Statsd/OTLP label values are cut to this many UTF-8 bytes; 0 or absent: no limit. */
+  maxLabelValueBytes?: number;
   now?: () => number;
 }
 
@@ -219,9 +223,14 @@ export class Store {
     ['le', 0],
     ['quantile', 0],
   ]);
+  /** Cap on one label value's UTF-8 bytes (0: none); longer values are cut, see `truncateLabelValues`. */
+  readonly maxLabelValueBytes: number;
+  /** Label values cut to `maxLabelValueBytes`, counted once per series created with one. */
+  labelValuesTruncated = 0;
 
   constructor(opts: StoreOptions) {
     this.maxSeries = opts.maxSeries;
+    this.maxLabelValueBytes = opts.maxLabelValueBytes ?? 0;
     this.setIntervalMs = opts.setIntervalMs;
     this.now = opts.now ?? Date.now;
   }
@@ -339,6 +348,8 @@ export class Store {
     fam.epoch = this.epoch;
     let names = req.labelNames;
     let values = req.labelValues;
+    let truncated = 0;
+    if (this.maxLabelValueBytes > 0) [values, truncated] = truncateLabelValues(values, this.maxLabelValueBytes);
     const ownLabel = OWN_LABEL[req.type];
     if (ownLabel !== null && names.includes(ownLabel)) [names, values] = this.renameOwnLabel(names, values, ownLabel);
     const key = serialiseLabels(names, values);
@@ -349,6 +360,7 @@ export class Store {
       // Names arrive sorted: a repeat sits next to itself.
       if (!isValidLabelName(names[i]!) || names[i] === names[i - 1]) return 'label_conflict';
     }
+    this.labelValuesTruncated += truncated;
     if (ownLabel !== null && names !== req.labelNames) this.renamedLabels.set(ownLabel, this.renamedLabels.get(ownLabel)! + 1);
     if (!this.families.has(fam.name)) {
       this.families.set(fam.name, fam);
@@ -462,6 +474,34 @@ export class Store {
       for (const [key, s] of [...fam.series]) this.removeSeries(fam, key, s);
     }
   }
+}
+
+/**
+ * Cuts label values longer than `maxBytes` UTF-8 bytes at the last whole character that fits.
+ * A 60 KB tag value on every series of a histogram multiplies into hundreds of MB of exposition
+ * (each bucket line repeats it); the cut keeps the series and bounds its size. Returns the values
+ * unchanged (the same array) when none is too long, and how many were cut.
+ */
+export function truncateLabelValues(values: readonly string[], maxBytes: number): [readonly string[], number] {
+  let out: string[] | null = null;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short strings need no byte count.
+    if (v.length * 3 <= maxBytes || Buffer.byteLength(v, 'utf8') <= maxBytes) continue;
+    out ??= [...values];
+    out[i] = cutUtf8(v, maxBytes);
+    n++;
+  }
+  return [out ?? values, n];
+}
+
+function cutUtf8(v: string, maxBytes: number): string {
+  const buf = Buffer.from(v, 'utf8');
+  let end = maxBytes;
+  // Back off continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
+  return buf.toString('utf8', 0, end);
 }
 
 /** Label values in the order of the family's label names (a tuple of the same length when declared with `ownFamily`). */

@@ -98,7 +98,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
   logger.info('redline agent starting', { version });
-  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
+  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, setMaxMembers: statsd.setMaxMembers, maxLabelValueBytes: webSettings.maxLabelValueBytes });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
   const webConfig = buildWebConfig(webSettings);
@@ -155,7 +155,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       closers.push(() => l.close());
     }
     if (statsd.listenTcp) {
-      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger);
+      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger, { maxConnections: statsd.tcpMaxConnections, idleTimeoutMs: statsd.tcpIdleTimeoutMs });
       tcpPort = l.port;
       listeners.push(l);
       closers.push(() => l.close());

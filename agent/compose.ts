@@ -8,7 +8,7 @@
  */
 import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
-import type { PidGroups } from '../core/pid-groups.js';
+import { groupLabeller, type PidGroups } from '../core/pid-groups.js';
 import { StatsdIngest } from '../collector/statsd/ingest.js';
 import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type Listener } from '../collector/statsd/listeners.js';
 import { Mapper } from '../collector/statsd/mapper.js';
@@ -75,23 +75,7 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
     groups: collector,
     // Declared groups that have matched no process yet, for the live view's banner (the /proc
     // collector knows; the fallback collector does not say, and then none is shown).
-    emptyGroups: emptyGroupsOf(collector),
-  };
-}
-
-function emptyGroupsOf(collector: object): () => string[] {
-  const fn = (collector as Partial<{ emptyGroups(): string[] }>).emptyGroups;
-  return typeof fn === 'function' ? () => fn.call(collector) : () => [];
-}
-
-/** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
-function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void {
-  return (labels) => {
-    if (labels.has('group')) return;
-    const pid = Number(labels.get('pid'));
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    const g = groups.groupOf(pid);
-    if (g) labels.set('group', g.group);
+    emptyGroups: () => collector.emptyGroups(),
   };
 }
 

@@ -422,6 +422,16 @@ export class Store {
     return removed;
   }
 
+  /**
+   * Removes a statsd series now, before its TTL (a probe's series that learnt its `group`: the
+   * ungrouped one would otherwise linger as a second process for a minute).
+   */
+  retireStatsdSeries(s: Series): void {
+    const fam = s.family;
+    if (s.dead || fam.own || fam.series.get(s.labels) !== s) return;
+    this.removeSeries(fam, s.labels, s);
+  }
+
   /** Closes the current set interval: each set's value becomes its distinct count. */
   rotateSets(): void {
     for (const s of this.sets) {

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
-import type { PidGroups } from '../core/pid-groups.js';
+import { groupLabeller, type PidGroups } from '../core/pid-groups.js';
 import { StatsdIngest } from '../collector/statsd/ingest.js';
 import { listenUdp, listenTcp, listenUnixgram, TransportStats, type Listener } from '../collector/statsd/listeners.js';
 import { StatsdRelay } from '../collector/statsd/relay.js';
@@ -90,23 +90,7 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
     groups: collector,
     // Declared groups that have matched no process yet, for the live view's banner (the /proc
     // collector knows; the fallback collector does not say, and then none is shown).
-    emptyGroups: emptyGroupsOf(collector),
-  };
-}
-
-function emptyGroupsOf(collector: object): () => string[] {
-  const fn = (collector as Partial<{ emptyGroups(): string[] }>).emptyGroups;
-  return typeof fn === 'function' ? () => fn.call(collector) : () => [];
-}
-
-/** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
-function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void {
-  return (labels) => {
-    if (labels.has('group')) return;
-    const pid = Number(labels.get('pid'));
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    const g = groups.groupOf(pid);
-    if (g) labels.set('group', g.group);
+    emptyGroups: () => collector.emptyGroups(),
   };
 }
 
@@ -129,7 +113,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
   logger.info('redline agent starting', { version });
-  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
+  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, setMaxMembers: statsd.setMaxMembers, maxLabelValueBytes: webSettings.maxLabelValueBytes });
   const mapper = buildMapper(statsd, { path: settings.dumpFsmPath, logger });
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
   const webConfig = buildWebConfig(webSettings);
@@ -189,7 +173,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       closers.push(() => l.close());
     }
     if (statsd.listenTcp) {
-      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger);
+      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger, { maxConnections: statsd.tcpMaxConnections, idleTimeoutMs: statsd.tcpIdleTimeoutMs });
       tcpPort = l.port;
       listeners.push(l);
       closers.push(() => l.close());

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { Store, OwnMetric } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { renderChunks, negotiate, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type RenderStats } from './exposition.js';
+import { renderChunks, negotiateScrape, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type Format, type RenderStats } from './exposition.js';
+import { PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 
 export interface WebOptions {
   host: string;
@@ -41,7 +42,7 @@ const MAX_HEADER_BYTES = 16 * 1024;
 /** No endpoint here reads a body: a request announcing more than this is refused (413). */
 const MAX_BODY_BYTES = 64 * 1024;
 
-type Format = ReturnType<typeof negotiate>;
+const CONTENT_TYPES: Record<Format, string> = { text: TEXT_CONTENT_TYPE, openmetrics: OPENMETRICS_CONTENT_TYPE, protobuf: PROTOBUF_CONTENT_TYPE };
 
 /**
  * A body made of chunks that arrive over time, read by any number of responses: each reader gets
@@ -261,11 +262,11 @@ export class WebServer {
    * leave while the rest is rendered.
    */
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const format = negotiate(req.headers.accept);
+    const { format, escaping } = negotiateScrape(req.headers.accept);
     const rendered = this.render(format);
     this.scrapes.inc([format]);
     const headers: http.OutgoingHttpHeaders = {
-      'content-type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
+      'content-type': escaping === null ? CONTENT_TYPES[format] : `${CONTENT_TYPES[format]}; escaping=${escaping}`,
     };
     let body = rendered.body;
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {

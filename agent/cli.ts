@@ -2,7 +2,7 @@
  * `redline` command line: the agent by default, plus the `demo`, `report` and `probe-path` subcommands.
  */
 import { loadSettings, helpText, ConfigError, type Settings } from './settings.js';
-import { startAgent, buildMapper } from './compose.js';
+import { startAgent, buildMapper, buildWebConfig } from './compose.js';
 import { packageVersion } from './package.js';
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -58,6 +58,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     // The settings are valid once loaded; the mapping files are read here as a start would.
     try {
       buildMapper(settings.statsd);
+      buildWebConfig(settings.web);
     } catch (err) {
       fail(`configuration is invalid: ${(err as Error).message}`);
     }

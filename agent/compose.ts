@@ -8,7 +8,7 @@
  */
 import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
-import type { PidGroups } from '../core/pid-groups.js';
+import { groupLabeller, type PidGroups } from '../core/pid-groups.js';
 import { StatsdIngest } from '../collector/statsd/ingest.js';
 import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type Listener } from '../collector/statsd/listeners.js';
 import { Mapper } from '../collector/statsd/mapper.js';
@@ -19,6 +19,7 @@ import { registerStatsdMetrics } from '../collector/statsd/metrics.js';
 import { startOtlpReceiver, type OtlpSource } from '../collector/otlp/index.js';
 import { startOtlpPush } from '../exporters/otlp/index.js';
 import { WebServer } from '../exporters/http.js';
+import { readWebConfig, OPEN_WEB_CONFIG, type WebConfig } from '../exporters/web-config.js';
 import { Analysis } from '../analysis/stage.js';
 import { ANALYSIS_API_PATH, analysisHandler } from '../exporters/analysis-api.js';
 import { startLiveView } from '../exporters/live/index.js';
@@ -53,8 +54,13 @@ export function buildMapper(statsd: StatsdSettings): ChainMapper {
   return new ChainMapper(files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)]);
 }
 
+/** The --web.config.file configuration (read again on every call: reload), or the open one. */
+export function buildWebConfig(web: Settings['web']): WebConfig {
+  return web.configFile ? readWebConfig(web.configFile) : OPEN_WEB_CONFIG;
+}
+
 /** The host collector and the lookup it publishes, or nothing when it is off. */
-async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups } | null> {
+async function buildHost(settings: Settings, store: Store, logger: Logger): Promise<{ source: Source; groups: PidGroups; emptyGroups: () => string[] } | null> {
   const { host } = settings;
   if (!host.enabled) return null;
   // Loaded on demand: an agent that only serves statsd never loads the /proc readers.
@@ -67,17 +73,9 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
       stop: () => collector.stop(),
     },
     groups: collector,
-  };
-}
-
-/** Labels a probe's statsd series (which carry `pid`) with the group the host collector put that pid in. */
-function groupLabeller(groups: PidGroups): (labels: Map<string, string>) => void {
-  return (labels) => {
-    if (labels.has('group')) return;
-    const pid = Number(labels.get('pid'));
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    const g = groups.groupOf(pid);
-    if (g) labels.set('group', g.group);
+    // Declared groups that have matched no process yet, for the live view's banner (the /proc
+    // collector knows; the fallback collector does not say, and then none is shown).
+    emptyGroups: () => collector.emptyGroups(),
   };
 }
 
@@ -100,9 +98,10 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const logger = new Logger(settings.logLevel);
   const version = packageVersion();
   logger.info('redline agent starting', { version });
-  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, maxLabelValueBytes: webSettings.maxLabelValueBytes });
+  const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, setMaxMembers: statsd.setMaxMembers, maxLabelValueBytes: webSettings.maxLabelValueBytes });
   const mapper = buildMapper(statsd);
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
+  const webConfig = buildWebConfig(webSettings);
 
   const host = await buildHost(settings, store, logger);
   const sources: Source[] = host ? [host.source] : [];
@@ -156,7 +155,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       closers.push(() => l.close());
     }
     if (statsd.listenTcp) {
-      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger);
+      const l = await listenTcp(statsd.listenTcp, ingest, transport, logger, { maxConnections: statsd.tcpMaxConnections, idleTimeoutMs: statsd.tcpIdleTimeoutMs });
       tcpPort = l.port;
       listeners.push(l);
       closers.push(() => l.close());
@@ -199,7 +198,10 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
 
   const reload = async (): Promise<string> => {
     let next: ChainMapper;
+    let nextWeb: WebConfig;
     try {
+      // Every file is read before anything changes: one bad file keeps all the previous ones.
+      nextWeb = buildWebConfig(webSettings);
       next = buildMapper(statsd);
     } catch (err) {
       reloads.inc(['failure']);
@@ -215,6 +217,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     }
     for (const w of next.warnings) logger.warn(`mapping: ${w}`);
     ingest.setMapper(next);
+    web.setWebConfig(nextWeb);
     reloads.inc(['success']);
     loadedAt.set([], Date.now() / 1000);
     logger.info('configuration reloaded');
@@ -232,6 +235,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
     store,
     analysis,
     intake: () => ({ lines: ingest.lines, rejected: ingest.lineErrors, dropped: ingest.dropped }),
+    ...(host ? { emptyGroups: host.emptyGroups } : {}),
     about: () => ({ version, telemetryPath: webSettings.telemetryPath, lines: describe() }),
     telemetryPath: webSettings.telemetryPath,
   });
@@ -248,6 +252,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
       maxScrapes: webSettings.maxScrapes,
       maxExpositionBytes: webSettings.maxExpositionBytes,
       writeTimeoutMs: webSettings.writeTimeoutMs,
+      webConfig,
       quit: () => quit(),
       version,
       routes: new Map([[ANALYSIS_API_PATH, analysisHandler(analysis)]]),
@@ -269,7 +274,8 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   logger.info('redline agent started', {
     version,
     listeners: listeners.map((l) => l.description).join(', ') || 'none',
-    http: `${httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
+    http: `${web.tls ? 'https' : 'http'}://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
+    web_config: webSettings.configFile || 'none',
     http_port: httpPort,
     udp_port: udpPort ?? '',
     tcp_port: tcpPort ?? '',

@@ -32,7 +32,7 @@ describe('loadSettings', () => {
     expect(s.statsd.setIntervalMs).toBe(10_000);
     expect(s.statsd.unixsocketMode).toBe(0o755);
     expect(s.statsd.tags).toEqual({ dogstatsd: true, influx: true, librato: true, signalfx: true });
-    expect(s.web).toEqual({ listenAddress: { host: '0.0.0.0', port: 9102 }, telemetryPath: '/metrics', enableLifecycle: false, maxScrapes: 16, writeTimeoutMs: 30_000, maxExpositionBytes: 256 * 1024 ** 2, maxLabelValueBytes: 4096 });
+    expect(s.web).toEqual({ listenAddress: { host: '0.0.0.0', port: 9102 }, telemetryPath: '/metrics', enableLifecycle: false, maxScrapes: 16, writeTimeoutMs: 30_000, maxExpositionBytes: 256 * 1024 ** 2, maxLabelValueBytes: 4096, configFile: '' });
     expect(s.host).toEqual({ enabled: true, intervalMs: 1000, perProcess: false, groups: [] });
     expect(s.probe).toEqual({ http: [], intervalMs: 1000, timeoutMs: 2000 });
     expect(s.logLevel).toBe('info');

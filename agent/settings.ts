@@ -39,6 +39,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'config', kind: 'string', default: '', section: 'general', metavar: 'FILE', help: 'YAML file with any of these settings (same names, nested or dotted) the host.process_groups list and the resources list (docs/analysis.md). Flags and the environment win over the file.' },
   { name: 'statsd.listen-udp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'UDP address to receive statsd on; empty to disable.' },
   { name: 'statsd.listen-tcp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'TCP address to receive newline-framed statsd on; empty to disable.' },
+  { name: 'statsd.tcp-max-connections', kind: 'int', default: '0', section: 'statsd', metavar: 'N', help: 'Open statsd TCP connections at most; a new one past it is closed at once and counted (redline_statsd_tcp_connections_refused_total). 0: half the open-files limit, between 64 and 4096.' },
+  { name: 'statsd.tcp-idle-timeout', kind: 'duration', default: '5m', section: 'statsd', metavar: 'DURATION', help: 'A statsd TCP connection that sends nothing for this long is closed and counted (redline_statsd_tcp_idle_timeouts_total); 0 keeps idle connections.' },
   { name: 'statsd.listen-unixgram', kind: 'string', default: '', section: 'statsd', metavar: 'PATH', help: 'Unix datagram socket to receive statsd on; empty to disable.' },
   { name: 'statsd.unixsocket-mode', kind: 'string', default: '755', section: 'statsd', metavar: 'MODE', help: 'Permission bits (octal) of the unix datagram socket.' },
   { name: 'statsd.mapping-config', kind: 'string', default: '', section: 'statsd', metavar: 'FILE', help: 'statsd_exporter mapping file (YAML), read unchanged. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle).' },
@@ -48,6 +50,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'statsd.cache-type', kind: 'string', default: 'lru', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.max-series', kind: 'int', default: '100000', section: 'statsd', metavar: 'N', help: 'Cap on statsd series; new series above it are dropped and counted (redline_statsd_dropped_total{reason="series_limit"}) while existing ones keep updating.' },
   { name: 'statsd.set-interval', kind: 'duration', default: '10s', section: 'statsd', metavar: 'DURATION', help: 'Statsd sets are served as the number of distinct members seen over this interval.' },
+  { name: 'statsd.set-max-members', kind: 'int', default: '100000', section: 'statsd', metavar: 'N', help: 'Distinct members one statsd set series counts per interval (8 bytes each); new ones past it are dropped and counted (redline_statsd_set_members_dropped_total).' },
   { name: 'statsd.default-observer-type', kind: 'string', default: 'histogram', section: 'statsd', metavar: 'TYPE', help: 'histogram or summary, for timers/histograms/distributions no mapping decides for.' },
   { name: 'statsd.default-buckets', kind: 'float-list', default: '', section: 'statsd', metavar: 'LIST', help: 'Comma-separated histogram buckets (seconds for timers) when no mapping sets them; default 1 ms to 60 s.' },
   { name: 'statsd.parse-dogstatsd-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse DogStatsD tags (|#k:v,k2:v2). --no-statsd.parse-dogstatsd-tags to disable.' },
@@ -77,6 +80,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'web.max-exposition-size', kind: 'bytes', default: '256MiB', section: 'web', metavar: 'BYTES', help: 'Byte budget of one /metrics response (before gzip): once a render reaches it, the remaining statsd and OTLP series are left out of that response and counted (redline_exposition_omitted_series); Redline\'s own series are always served. 0: no budget.' },
   { name: 'web.max-label-value-length', kind: 'bytes', default: '4KiB', section: 'web', metavar: 'BYTES', help: 'Label values of statsd and OTLP series are cut to this many bytes (at a character boundary) and counted (redline_label_values_truncated_total). 0: no limit.' },
   { name: 'web.write-timeout', kind: 'duration', default: '30s', section: 'web', metavar: 'DURATION', help: 'A connection that reads nothing of its response, or sends nothing of its request, for this long is closed.' },
+  { name: 'web.config.file', kind: 'string', default: '', section: 'web', metavar: 'FILE', help: "exporter-toolkit web configuration (YAML): TLS (tls_server_config), basic auth with bcrypt hashes (basic_auth_users), response headers and rate_limit, for every endpoint. Reloaded on SIGHUP; a bad file keeps the previous one (docs/web.md)." },
   { name: 'web.enable-lifecycle', kind: 'bool', default: 'false', section: 'web', help: 'Allow POST /-/reload and POST /-/quit (SIGHUP always reloads).' },
   { name: 'sut', kind: 'list', default: '', section: 'host', metavar: 'NAME=REGEX', help: 'A process group of the system under test: processes whose command line matches REGEX. Repeatable.' },
   { name: 'injector', kind: 'list', default: '', section: 'host', metavar: 'NAME=REGEX', help: 'A process group of load injectors (counted in redline_injector_processes). Repeatable.' },
@@ -101,6 +105,10 @@ export interface StatsdSettings {
   /** null: the listener is off. */
   readonly listenUdp: ListenAddress | null;
   readonly listenTcp: ListenAddress | null;
+  /** 0: from the open-files limit (listeners.ts defaultTcpMaxConnections). */
+  readonly tcpMaxConnections: number;
+  /** 0: idle connections stay. */
+  readonly tcpIdleTimeoutMs: number;
   /** Socket path; '' when off. */
   readonly listenUnixgram: string;
   readonly unixsocketMode: number;
@@ -112,6 +120,7 @@ export interface StatsdSettings {
   readonly cacheSize: number;
   readonly maxSeries: number;
   readonly setIntervalMs: number;
+  readonly setMaxMembers: number;
   readonly defaultObserverType: ObserverType;
   /** Empty: the mapper's default buckets. */
   readonly defaultBuckets: readonly number[];
@@ -152,6 +161,8 @@ export interface WebSettings {
   readonly maxScrapes: number;
   /** Inactivity allowed on a connection (a reader that stopped reading, a request that stalled). */
   readonly writeTimeoutMs: number;
+  /** exporter-toolkit web configuration file; '' when none. */
+  readonly configFile: string;
   /** Byte budget of one telemetry response; 0: none. */
   readonly maxExpositionBytes: number;
   /** Statsd and OTLP label values are cut to this many UTF-8 bytes; 0: no limit. */
@@ -570,6 +581,8 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
     statsd: {
       listenUdp: r.address('statsd.listen-udp'),
       listenTcp: r.address('statsd.listen-tcp'),
+      tcpMaxConnections: r.int('statsd.tcp-max-connections'),
+      tcpIdleTimeoutMs: r.durationMs('statsd.tcp-idle-timeout'),
       listenUnixgram: r.string('statsd.listen-unixgram'),
       unixsocketMode: parseInt(mode.raw, 8),
       mappingConfig: r.string('statsd.mapping-config'),
@@ -578,6 +591,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       cacheSize: r.int('statsd.cache-size'),
       maxSeries: r.int('statsd.max-series'),
       setIntervalMs: r.durationMs('statsd.set-interval', 1),
+      setMaxMembers: Math.max(1, r.int('statsd.set-max-members')),
       defaultObserverType: r.oneOf('statsd.default-observer-type', OBSERVER_TYPES),
       defaultBuckets: r.floats('statsd.default-buckets'),
       tags: {
@@ -595,6 +609,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       enableLifecycle: r.bool('web.enable-lifecycle'),
       maxScrapes: Math.max(1, r.int('web.max-scrapes')),
       writeTimeoutMs: r.durationMs('web.write-timeout', 1),
+      configFile: r.string('web.config.file'),
       maxExpositionBytes: r.bytes('web.max-exposition-size'),
       maxLabelValueBytes: r.bytes('web.max-label-value-length'),
     },

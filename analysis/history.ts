@@ -151,15 +151,24 @@ export class History {
     };
   }
 
-  /** The rows with `t > sinceSeconds` (all by default), oldest first, as plain JSON. */
-  toJSON(sinceSeconds = -Infinity, round = true): HistoryData {
+  /** How many of the newest rows have `t > sinceSeconds` (rows are in time order: a binary search). */
+  rowsSince(sinceSeconds: number): number {
     const n = this.length;
     const first = this.written - n;
-    // Rows are in time order, so the selected ones are the newest `count`.
-    let skip = 0;
-    while (skip < n && !(this.t[(first + skip) % this.rows]! > sinceSeconds)) skip++;
-    const start = first + skip;
-    const count = n - skip;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.t[(first + mid) % this.rows]! > sinceSeconds) hi = mid;
+      else lo = mid + 1;
+    }
+    return n - lo;
+  }
+
+  /** The rows with `t > sinceSeconds` (all by default), oldest first, as plain JSON. */
+  toJSON(sinceSeconds = -Infinity, round = true): HistoryData {
+    const count = this.rowsSince(sinceSeconds);
+    const start = this.written - count;
     const col = (a: Float32Array | Float64Array): Array<number | null> => {
       const out = new Array<number | null>(count);
       for (let k = 0; k < count; k++) {

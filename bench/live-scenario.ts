@@ -73,6 +73,11 @@ export interface ScenarioOptions {
   load?: LoadShape;
   /** Extra SUT groups reported over statsd (probe-style event-loop gauges), to load the page. */
   extraGroups?: number;
+  /**
+   * Several load tests reporting to one agent, each tagged `env`/`run` (`staging/r1`): run i
+   * (from 0) reports the load shape scaled by i + 1. Without it the load carries no such tags.
+   */
+  runs?: string[];
   args?: string[];
 }
 
@@ -127,16 +132,22 @@ export async function startScenario(opts: ScenarioOptions = {}): Promise<Scenari
   let second = 0;
   const feed = (): void => {
     const l = load(second++);
-    const lines = [
-      `loadtest_active_users:${l.users}|g`,
-      `loadtest_offered_rate:${l.offered}|g`,
-      `loadtest_requests_total:${l.requests}|c`,
-      `loadtest_errors_total:${l.errors}|c`,
-      `loadtest_request_duration_seconds:${l.latencyMs}|ms|@${(20 / Math.max(1, l.requests)).toFixed(4)}`,
-    ];
-    // Twenty sampled timings stand for every request of the second.
-    const packets = [lines.join('\n')];
-    for (let i = 1; i < 20; i++) packets.push(lines[4]!);
+    const packets: string[] = [];
+    for (const [i, tags] of (opts.runs ?? ['']).entries()) {
+      const [env, run] = tags.split('/');
+      const k = i + 1;
+      const t = tags === '' ? '' : `|#env:${env},run:${run}`;
+      const lines = [
+        `loadtest_active_users:${l.users * k}|g${t}`,
+        `loadtest_offered_rate:${l.offered * k}|g${t}`,
+        `loadtest_requests_total:${l.requests * k}|c${t}`,
+        `loadtest_errors_total:${l.errors * k}|c${t}`,
+        `loadtest_request_duration_seconds:${l.latencyMs}|ms|@${(20 / Math.max(1, l.requests * k)).toFixed(4)}${t}`,
+      ];
+      // Twenty sampled timings stand for every request of the second.
+      packets.push(lines.join('\n'));
+      for (let j = 1; j < 20; j++) packets.push(lines[4]!);
+    }
     for (let g = 0; g < (opts.extraGroups ?? 0); g++) {
       const busy = (0.3 + 0.6 * Math.abs(Math.sin((second + g) / 7))).toFixed(3);
       packets.push(

@@ -18,5 +18,31 @@ export interface GroupRef {
 export interface PidGroups {
   /** The group `pid` was in at the last tick, or undefined (unknown pid, or in no group). */
   groupOf(pid: number): GroupRef | undefined;
+  /**
+   * Moves whenever a process joins a group: a pid `groupOf` did not know may be known now. The
+   * statsd path re-resolves a cached series that missed only when this has moved.
+   */
+  readonly generation: number;
 }
 
+/**
+ * Labels a probe's statsd series (which carry `pid`) with the group the host collector put that
+ * pid in. A pid it does not know yet is asked about again when a process joins a group (the
+ * ingest's `Enricher`, collector/statsd/ingest.ts).
+ */
+export function groupLabeller(groups: PidGroups): { enrich(labels: Map<string, string>): boolean; readonly generation: number } {
+  return {
+    enrich(labels) {
+      if (labels.has('group')) return false;
+      const pid = Number(labels.get('pid'));
+      if (!Number.isInteger(pid) || pid <= 0) return false;
+      const g = groups.groupOf(pid);
+      if (g === undefined) return true;
+      labels.set('group', g.group);
+      return false;
+    },
+    get generation() {
+      return groups.generation;
+    },
+  };
+}

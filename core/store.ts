@@ -32,8 +32,12 @@ export class Series {
   readonly summary: SummaryWindow | null;
   /** Summaries computed elsewhere (OTLP): one value per family quantile, served instead of `summary`'s. */
   quantileValues: Float64Array | null = null;
-  /** Sets: distinct members seen in the current interval; `value` holds the last interval's size. */
-  readonly members: Set<string> | null;
+  /**
+   * Sets: the distinct members seen in the current interval, as 53-bit hashes of their bytes
+   * (memberHash in collector/statsd/ingest.ts: 8 bytes a member whatever its length), at most
+   * `Store.setMaxMembers`; `value` holds the last interval's size.
+   */
+  readonly members: Set<number> | null;
   updatedMs = 0;
   readonly ttlMs: number;
   /** Set when expired or removed: holders of a reference (the mapping cache) must look it up again. */
@@ -59,7 +63,7 @@ export class Series {
     this.buckets = family.bounds ? new Float64Array(family.bounds.length) : null;
     this.native = family.nativeSchema !== null ? new NativeHistogram(family.nativeSchema, family.nativeMaxBuckets) : null;
     this.summary = family.summaryOptions ? new SummaryWindow(family.summaryOptions, nowMs) : null;
-    this.members = isSet ? new Set<string>() : null;
+    this.members = isSet ? new Set<number>() : null;
   }
 
   /** Records one observation with a weight (sampled statsd timers count 1/rate times). */
@@ -168,6 +172,8 @@ export interface StoreOptions {
   setIntervalMs: number;
   /** Statsd/OTLP label values are cut to this many UTF-8 bytes; 0 or absent: no limit. */
   maxLabelValueBytes?: number;
+  /** Distinct members one statsd set counts per interval; more are dropped and counted (default 100,000). */
+  setMaxMembers?: number;
   now?: () => number;
 }
 
@@ -242,8 +248,12 @@ export class Store {
   /** Label values cut to `maxLabelValueBytes`, counted once per series created with one. */
   labelValuesTruncated = 0;
 
+  /** Distinct members one set counts per interval (the rest are dropped and counted by the ingest). */
+  readonly setMaxMembers: number;
+
   constructor(opts: StoreOptions) {
     this.maxSeries = opts.maxSeries;
+    this.setMaxMembers = opts.setMaxMembers ?? 100_000;
     this.maxLabelValueBytes = opts.maxLabelValueBytes ?? 0;
     this.setIntervalMs = opts.setIntervalMs;
     this.now = opts.now ?? Date.now;
@@ -425,6 +435,16 @@ export class Store {
       if (fam.series.size === 0) this.ttlFamilies.delete(fam);
     }
     return removed;
+  }
+
+  /**
+   * Removes a statsd series now, before its TTL (a probe's series that learnt its `group`: the
+   * ungrouped one would otherwise linger as a second process for a minute).
+   */
+  retireStatsdSeries(s: Series): void {
+    const fam = s.family;
+    if (s.dead || fam.own || fam.series.get(s.labels) !== s) return;
+    this.removeSeries(fam, s.labels, s);
   }
 
   /** Closes the current set interval: each set's value becomes its distinct count. */

@@ -5,7 +5,12 @@
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as xychart from '@grafana/grafana-foundation-sdk/xychart';
+import { VERDICT_STATES } from '../analysis/verdict.js';
+import { LIMITS } from '../analysis/thresholds.js';
 import { baseDashboard, DS, F, limitLine, LOAD_EXPR, prom, RI, rightAxis, sel, ts, U, withLoad, yesNoStat } from './common.js';
 
 export const OVERVIEW_UID = 'redline-loadtest';
@@ -18,6 +23,39 @@ const quantile = (q: string) =>
 const SUT = sel('role="sut"');
 const INJ = sel('role="injector"');
 const ALERTS_SEL = 'alertstate="firing", env=~"$env"';
+
+const STATE_TEXT: Record<string, [string, string]> = {
+  ok: ['OK: nothing saturated', 'green'],
+  sut_saturated: ['SUT saturated', 'red'],
+  injector_saturated: ['INJECTOR saturated: results invalid', 'purple'],
+  both: ['SUT and INJECTOR saturated', 'purple'],
+};
+
+/** The verdict state now: the one `redline_verdict_state{state}` at 1, shown by its name. */
+function verdictStat(): stat.PanelBuilder {
+  return new stat.PanelBuilder()
+    .title('Verdict now')
+    .description('The analysis stage\'s verdict (redline_verdict_state): ok, SUT saturated, injector saturated (results invalid) or both. It settles within 30 s of an onset and does not flap; the table below says which group and resource, and since when.')
+    .datasource(DS)
+    .unit(U.short)
+    .withTarget(prom(`max by (state) (redline_verdict_state{${F}}) == 1`, '{{state}}'))
+    .colorMode(common.BigValueColorMode.Background)
+    .graphMode(common.BigValueGraphMode.None)
+    .textMode(common.BigValueTextMode.Name)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .overrides(
+      VERDICT_STATES.map((st) => ({
+        matcher: { id: 'byName', options: st },
+        properties: [
+          { id: 'displayName', value: STATE_TEXT[st]![0] },
+          { id: 'color', value: { mode: 'fixed', fixedColor: STATE_TEXT[st]![1] } },
+        ],
+      })),
+    )
+    .noValue('no verdict (agent without analysis)')
+    .span(12)
+    .height(4);
+}
 
 function knee(title: string, yName: string, yExpr: string, yUnit: string, description: string): xychart.PanelBuilder {
   // Both queries are joined on time, then each time point becomes one (load, y) point.
@@ -88,37 +126,71 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
           .titleFormat('Ramp step: injector processes changed ({{env}})')
           .step('10s'),
       )
-      // --- verdict
-      .withRow(new dashboard.RowBuilder('Verdict: which saturation rules fire now'))
+      // --- verdict: the analysis stage's verdict series (analysis/), not a count of alerts
+      .withRow(new dashboard.RowBuilder('Verdict: which side gave out, which resource, since when'))
+      .withPanel(verdictStat())
       .withPanel(
         yesNoStat(
           'SUT saturated',
-          `count(ALERTS{${ALERTS_SEL}, verdict="sut"}) or vector(0)`,
-          'A saturation rule of the system under test fires now (CPU, event loop, file descriptors, accept queue): this is the limit you were looking for. The load at which it started is the capacity.',
-        ),
+          `max(redline_saturated{${SUT}}) or vector(0)`,
+          'The verdict holds a resource of the system under test saturated now (redline_saturated, with hysteresis: it does not flap): this is the limit you were looking for. The load at which it started is the capacity.',
+        ).span(4),
       )
       .withPanel(
         yesNoStat(
           'Injector saturated — results invalid',
-          `count(ALERTS{${ALERTS_SEL}, verdict="injector"}) or vector(0)`,
-          'An injector process is at its CPU limit or its event loop lags: it no longer sends the load it was asked for. Results from this point measure the injector, not the SUT.',
-        ),
+          `max(redline_saturated{${INJ}}) or vector(0)`,
+          'The verdict holds a resource of an injector saturated now (CPU demand, event loop, fds, schedule misses …): it no longer sends the load it was asked for. Results from this point measure the injector, not the SUT.',
+        ).span(4),
       )
       .withPanel(
         yesNoStat(
           'Observer dropping data',
           `count(ALERTS{${ALERTS_SEL}, verdict="observer"}) or vector(0)`,
           'Redline itself drops statsd samples (series cap, type conflicts): some panels are incomplete. See the Redline agent dashboard.',
+        ).span(4),
+      )
+      .withPanel(
+        new table.PanelBuilder()
+          .title('First saturated resource of each side')
+          .description('When the first resource of each role saturated during the run (redline_verdict_onset_timestamp_seconds), which group and which resource: the SUT row is the answer, an injector row marks where results stop being valid.')
+          .datasource(DS)
+          .unit('dateTimeAsIso')
+          .withTarget(prom(`max by (env, role, group, resource) (redline_verdict_onset_timestamp_seconds{${F}}) * 1000`, '{{role}} {{group}} {{resource}}').instant().format(prometheus.PromQueryFormat.Table))
+          .withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, renameByName: { Value: 'onset' } } })
+          .span(12)
+          .height(5),
+      )
+      .withPanel(
+        ts('Saturated now: group and resource', U.short, 'Each resource the verdict holds saturated (redline_saturated = 1), by role, group and resource; the bars start at the onset and stop when it is released.')
+          .withTarget(prom(`max by (env, role, group, resource) (redline_saturated{${F}}) == 1`, '{{role}} {{group}} {{resource}}'))
+          .drawStyle(common.GraphDrawStyle.Bars)
+          .fillOpacity(60)
+          .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+          .decimals(0)
+          .span(12)
+          .height(5),
+      )
+      .withPanel(
+        withLoad(
+          limitLine(
+            ts('Saturation of every resource (1 = at its limit)', U.percent, 'redline_saturation_ratio of every resource of every group, scaled so that 1 is its limit (docs/analysis.md lists how each is measured). The first line to reach its threshold at the step where throughput stops following the load is what gave out.')
+              .withTarget(prom(`max by (env, role, group, resource) (redline_saturation_ratio{${F}})`, '{{role}} {{group}} {{resource}}'))
+              .min(0)
+              .axisSoftMax(1.05),
+            [LIMITS.injectorProcessCores, 'orange'],
+            [1, 'red'],
+          ).span(12),
         ),
       )
       .withPanel(
-        ts('Rules firing now', U.short, 'Each firing saturation alert, by rule and by what it is about.')
+        ts('Rules firing now', U.short, 'Each firing Redline alert (dashboards/rules.ts), by rule, verdict and what it is about; verdict=host means a host-wide condition that no watched group explains.')
           .withTarget(prom(`count by (alertname, verdict, group, service, instance) (ALERTS{${ALERTS_SEL}})`, '{{alertname}} {{verdict}} {{group}}{{service}}'))
           .drawStyle(common.GraphDrawStyle.Bars)
           .fillOpacity(60)
           .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
           .decimals(0)
-          .span(6)
+          .span(12)
           .height(4),
       )
       // --- the load and what it produced
@@ -190,11 +262,13 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
       .withPanel(
         withLoad(
           limitLine(
-            ts('Busiest thread of each SUT group, against 1 core', U.cores, 'The busiest single thread of each group. At 1 core a single-threaded process (a Node main thread, a Python worker) is saturated however idle the host is.')
-              .withTarget(prom(`max by (env, group) (redline_process_busiest_thread_cpu_ratio{${SUT}})`, '{{group}} {{env}}'))
+            ts('Busiest thread of each SUT group, against 1 core', U.cores, 'The busiest single thread of each group: CPU it demands (run time plus run-queue wait, what the alert reads) and CPU it receives. At 1 core a single-threaded process (a Node main thread, a Python worker) is saturated however idle the host is; demand above received means busy neighbours starve it.')
+              .withTarget(prom(`max by (env, group) (redline_process_busiest_thread_cpu_demand_ratio{${SUT}})`, '{{group}} demand {{env}}', 'A'))
+              .withTarget(prom(`max by (env, group) (redline_process_busiest_thread_cpu_ratio{${SUT}})`, '{{group}} received {{env}}', 'B'))
+              .overrideByRegexp('.* received .*', [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } }])
               .axisSoftMin(0)
               .axisSoftMax(1.05),
-            [0.9, 'orange'],
+            [LIMITS.sutThreadCores, 'orange'],
             [1, 'red'],
           ).span(8),
         ),
@@ -211,7 +285,7 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
               )
               .min(0)
               .max(1),
-            [0.9, 'red'],
+            [LIMITS.hostCpuBusy, 'red'],
           ).span(8),
         ),
       )
@@ -219,22 +293,26 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
       .withPanel(
         withLoad(
           limitLine(
-            ts('Event-loop lag p99 (SUT)', U.seconds, 'Worst p99 event-loop delay of each probed SUT service over each probe interval. At ~3 s health checks fail and the process is taken out of rotation.')
-              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_lag_seconds{${sel('quantile="0.99", role="sut"')}})`, '{{service}} {{env}}'))
+            ts('Event-loop delay p99 and stalls (SUT)', U.seconds, 'Per probe interval of each probed SUT service: the delay p99 a request arriving at a random moment would have met (time-weighted: intermittent stalls count), the per-timer lag p99, and how long the loop has been stuck right now (the watchdog). Around 1 s health checks fail and the process is taken out of rotation.')
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_delay_seconds{${sel('quantile="0.99", role="sut"')}})`, '{{service}} delay p99 {{env}}', 'A'))
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_lag_seconds{${sel('quantile="0.99", role="sut"')}})`, '{{service}} timer lag p99 {{env}}', 'B'))
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_stalled_seconds{${SUT}})`, '{{service}} stuck for {{env}}', 'C'))
+              .overrideByRegexp('.* stuck for .*', [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }])
               .axisSoftMin(0),
-            [0.1, 'orange'],
-            [1, 'red'],
+            [LIMITS.eventLoopLagSeconds, 'orange'],
+            [LIMITS.eventLoopLagCriticalSeconds, 'red'],
           ),
         ),
       )
       .withPanel(
         withLoad(
           limitLine(
-            ts('Event-loop utilisation (SUT)', U.percent, 'Share of each interval the event loop was busy. Near 1 the loop has no idle time left: more load only queues.')
-              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_utilization{${SUT}})`, '{{service}} {{env}}'))
+            ts('Event-loop utilisation and blocked share (SUT)', U.percent, 'Share of each interval the event loop was busy, and the share it was blocked (time-weighted: a 150 ms stall each second reads 15%). Near 1 the loop has no idle time left: more load only queues.')
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_utilization{${SUT}})`, '{{service}} utilisation {{env}}', 'A'))
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_blocked_ratio{${SUT}})`, '{{service}} blocked {{env}}', 'B'))
               .min(0)
               .max(1),
-            [0.9, 'red'],
+            [LIMITS.eventLoopUtilisation, 'red'],
           ),
         ),
       )
@@ -248,7 +326,7 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
                 .withTarget(prom(`sum by (env, group) (redline_process_open_fds{${SUT}})`, 'fds: {{group}} {{env}} open', 'B'))
                 .min(0)
                 .max(1),
-              [0.8, 'orange'],
+              [LIMITS.fdRatio, 'orange'],
               [1, 'red'],
             ),
             '^fds: .*',
@@ -272,6 +350,11 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
             ts('Memory maps', U.short, 'Memory mappings summed over the group (left) and the worst ratio to vm.max_map_count (right): climbing maps mean buffers, threads or mmapped files piling up.')
               .withTarget(prom(`sum by (env, group) (redline_process_memory_maps{${SUT}})`, '{{group}} {{env}}', 'A'))
               .withTarget(prom(`max by (env, group) (redline_process_memory_maps_ratio{${SUT}})`, 'ratio: {{group}} {{env}}', 'B'))
+              .withTarget(prom(`vector(${LIMITS.memoryMapsRatio})`, `ratio: alert at ${LIMITS.memoryMapsRatio * 100}%`, 'C'))
+              .overrideByRegexp('^ratio: alert .*', [
+                { id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } },
+                { id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } },
+              ])
               .axisSoftMin(0),
             '^ratio: .*',
             U.percent,
@@ -338,22 +421,24 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
       .withPanel(
         withLoad(
           limitLine(
-            ts('Injector CPU per process, against its limit', U.cores, 'The busiest process of each injector group in cores. Single-threaded injectors (Locust and gevent workers, Node scripts) cap at 1 core and stop producing the asked-for load above ~0.8.')
+            ts('Injector CPU per process, against its limit', U.cores, `The busiest process of each injector group in cores: CPU it demands (run time plus run-queue wait, what the alert reads) and CPU it receives, and the whole group. Single-threaded injectors (Locust and gevent workers, Node scripts) cap at 1 core and stop producing the asked-for load above ~${LIMITS.injectorProcessCores}; one starved by a busy host is as invalid.`)
+              .withTarget(prom(`max by (env, group) (redline_process_busiest_process_cpu_demand_ratio{${INJ}})`, '{{group}} busiest process demand {{env}}', 'C'))
               .withTarget(prom(`max by (env, group) (redline_process_busiest_process_cpu_ratio{${INJ}})`, '{{group}} busiest process {{env}}', 'A'))
               .withTarget(prom(`sum by (env, group) (redline_injector_cpu_cores{${F}})`, '{{group}} all processes {{env}}', 'B'))
               .axisSoftMin(0)
               .axisSoftMax(1.05),
-            [0.8, 'red'],
+            [LIMITS.injectorProcessCores, 'red'],
           ).span(8),
         ),
       )
       .withPanel(
         withLoad(
           limitLine(
-            ts('Injector event-loop lag p99', U.seconds, 'Event-loop lag of probed Node injectors: a lagging injector sends late and measures its own queueing as latency.')
-              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_lag_seconds{${sel('quantile="0.99", role="injector"')}})`, '{{service}} {{env}}'))
+            ts('Injector event-loop delay p99', U.seconds, 'Event-loop delay of probed Node injectors (time-weighted p99 and per-timer lag p99): a lagging injector sends late and measures its own queueing as latency.')
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_delay_seconds{${sel('quantile="0.99", role="injector"')}})`, '{{service}} delay p99 {{env}}', 'A'))
+              .withTarget(prom(`max by (env, service) (redline_nodejs_eventloop_lag_seconds{${sel('quantile="0.99", role="injector"')}})`, '{{service}} timer lag p99 {{env}}', 'B'))
               .axisSoftMin(0),
-            [0.1, 'red'],
+            [LIMITS.eventLoopLagSeconds, 'red'],
           ).span(8),
         ),
       )

@@ -1,15 +1,26 @@
 /**
  * The agent's HTTP endpoints: the telemetry path (Prometheus text or OpenMetrics by content
  * negotiation, gzip when asked), `/-/healthy`, `/-/ready`, `/-/reload` and a landing page.
+ *
+ * Transport: one TCP listener hands each connection to a plain HTTP server or, when the web
+ * configuration (`--web.config.file`, exporters/web-config.ts) has `tls_server_config`, to an
+ * HTTPS server; so a reload can turn TLS on or off, or change certificates and client
+ * authentication, without closing the port. Plain HTTP sent to the TLS port is answered 400, as
+ * Go's net/http does. Basic authentication, the configured headers and the rate limit apply to
+ * every request, before any route.
  */
 import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type tls from 'node:tls';
 import zlib from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import type { Store, OwnMetric } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { renderChunks, negotiateScrape, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type Format, type RenderStats } from './exposition.js';
 import { PROTOBUF_CONTENT_TYPE } from './protobuf.js';
+import { OPEN_WEB_CONFIG, clientAuthOptions, clientCertRefusal, type WebConfig, type WebTls } from './web-config.js';
+import { BasicAuth } from './basic-auth.js';
 
 export interface WebOptions {
   host: string;
@@ -25,6 +36,8 @@ export interface WebOptions {
   maxScrapes?: number;
   /** Inactivity allowed on a connection before it is closed (default 30 s). */
   writeTimeoutMs?: number;
+  /** TLS, basic auth, headers, rate limit (`--web.config.file`); replaced by setWebConfig on reload. */
+  webConfig?: WebConfig;
   /** Byte budget of one telemetry response before compression (0: none; default 256 MiB). */
   maxExpositionBytes?: number;
   quit: () => void;
@@ -41,6 +54,11 @@ export const SCRAPE_DURATION = 'redline_scrape_duration_seconds';
 const MAX_HEADER_BYTES = 16 * 1024;
 /** No endpoint here reads a body: a request announcing more than this is refused (413). */
 const MAX_BODY_BYTES = 64 * 1024;
+/** A TLS connection must start its handshake (and a request its headers) within this. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Go's answer to plain HTTP on a TLS port. */
+const PLAIN_ON_TLS = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
+const REFUSAL_REASONS = ['scrape_limit', 'body_too_large', 'unauthorized', 'auth_busy', 'rate_limit', 'plain_http_on_tls', 'tls_handshake', 'client_certificate'];
 
 const CONTENT_TYPES: Record<Format, string> = { text: TEXT_CONTENT_TYPE, openmetrics: OPENMETRICS_CONTENT_TYPE, protobuf: PROTOBUF_CONTENT_TYPE };
 
@@ -95,7 +113,15 @@ const EXPOSITION_OMITTED = 'redline_exposition_omitted_series';
 const EXPOSITION_TRUNCATED = 'redline_exposition_truncated_total';
 
 export class WebServer {
-  private server: http.Server | null = null;
+  private front: net.Server | null = null;
+  private plain: http.Server | null = null;
+  /** The HTTPS server of the current configuration; null when it has no TLS. */
+  private secure: https.Server | null = null;
+  /** Inner servers with the connections they hold; a replaced one goes when its last connection does. */
+  private readonly inner = new Map<http.Server, { open: number; retired: boolean }>();
+  private config: WebConfig;
+  private readonly auth: BasicAuth;
+  private bucket: TokenBucket | null;
   private ready = false;
   private readonly scrapeDuration: OwnMetric;
   private readonly scrapes: OwnMetric;
@@ -122,10 +148,13 @@ export class WebServer {
     this.scrapeDuration = store.gauge(SCRAPE_DURATION, 'Time the last read of /metrics took to render, in seconds.');
     this.scrapes = store.counter('redline_scrapes_total', 'Reads of the telemetry path, by format.', ['format']);
     this.renders = store.counter('redline_scrape_renders_total', 'Renders of the exposition; concurrent reads of one format share one render.', ['format']);
-    this.refused = store.counter('redline_http_requests_refused_total', 'HTTP requests refused before a handler ran, by reason (scrape_limit, body_too_large).', ['reason']);
+    this.refused = store.counter(
+      'redline_http_requests_refused_total',
+      `HTTP requests and connections refused before a handler ran, by reason (${REFUSAL_REASONS.join(', ')}).`,
+      ['reason'],
+    );
     this.timeouts = store.counter('redline_http_connection_timeouts_total', 'HTTP connections closed because they read or sent nothing for --web.write-timeout.');
-    this.refused.inc(['scrape_limit'], 0);
-    this.refused.inc(['body_too_large'], 0);
+    for (const r of REFUSAL_REASONS) this.refused.inc([r], 0);
     this.timeouts.inc([], 0);
     this.expositionBytes = store.gauge(EXPOSITION_BYTES, 'Size of the last /metrics body before compression, in bytes, by format.', ['format']);
     this.expositionOmitted = store.gauge(
@@ -141,6 +170,28 @@ export class WebServer {
     this.maxScrapes = opts.maxScrapes ?? 16;
     this.writeTimeoutMs = opts.writeTimeoutMs ?? 30_000;
     this.maxExpositionBytes = opts.maxExpositionBytes ?? 256 * 1024 * 1024;
+    this.config = opts.webConfig ?? OPEN_WEB_CONFIG;
+    this.auth = new BasicAuth(this.config.users);
+    this.bucket = TokenBucket.of(this.config);
+  }
+
+  /** Whether the server speaks TLS (with its current configuration). */
+  get tls(): boolean {
+    return this.config.tls !== null;
+  }
+
+  /**
+   * Applies a new web configuration (a reload): new connections get the new TLS settings, every
+   * request from now on the new users, headers and limit. Connections already open keep the
+   * TLS session they negotiated.
+   */
+  setWebConfig(config: WebConfig): void {
+    const secure = this.front !== null && config.tls !== null ? this.secureServer(config.tls) : null;
+    if (this.secure) this.retire(this.secure);
+    this.secure = secure;
+    this.config = config;
+    this.auth.setUsers(config.users);
+    this.bucket = TokenBucket.of(config);
   }
 
   setReady(ready: boolean): void {
@@ -148,51 +199,161 @@ export class WebServer {
   }
 
   async listen(): Promise<number> {
-    const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    const handler: http.RequestListener = (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.logger.error('HTTP handler failed', { error: err instanceof Error ? err.message : String(err) });
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error\n');
       });
-    });
-    // An idle keep-alive connection closes before the inactivity timeout below would count it.
-    server.keepAliveTimeout = Math.min(65_000, Math.max(1, this.writeTimeoutMs - 1000));
-    // A client that stops reading its response (or dribbles its request) holds a socket and a
-    // body: after writeTimeoutMs without progress the socket is closed and counted.
-    server.requestTimeout = this.writeTimeoutMs;
-    server.headersTimeout = Math.min(this.writeTimeoutMs, 10_000);
-    server.setTimeout(this.writeTimeoutMs, (socket) => {
-      this.timeouts.inc([]);
-      socket.destroy();
-    });
+    };
+    this.handler = handler;
+    this.plain = this.adopt(http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler));
+    const front = net.createServer((sock) => this.route(sock));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
+      front.once('error', (err: NodeJS.ErrnoException) =>
         reject(
           new Error(
             `cannot listen on HTTP ${this.opts.host}:${this.opts.port}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}`,
           ),
         ),
       );
-      server.listen(this.opts.port, this.opts.host, () => resolve());
+      front.listen(this.opts.port, this.opts.host, () => resolve());
     });
-    this.server = server;
-    return (server.address() as AddressInfo).port;
+    front.on('error', (err) => this.logger.error('HTTP listener error', { error: err.message }));
+    this.front = front;
+    if (this.config.tls) this.secure = this.secureServer(this.config.tls);
+    return (front.address() as net.AddressInfo).port;
   }
 
   async close(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
+    const front = this.front;
+    if (!front) return;
+    this.front = null;
     await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
+      front.close(() => resolve());
+      for (const s of this.inner.keys()) {
+        s.closeAllConnections();
+        // Not listening itself: close() only stops its connection-checking timer.
+        s.close(() => {});
+      }
     });
+    await this.auth.close();
+  }
+
+  private handler: http.RequestListener = () => {};
+
+  /** Timeouts shared by the plain and the TLS server; starts the server's connection tracking. */
+  private adopt<S extends http.Server>(server: S): S {
+    // An idle keep-alive connection closes before the inactivity timeout below would count it.
+    server.keepAliveTimeout = Math.min(65_000, Math.max(1, this.writeTimeoutMs - 1000));
+    // A client that stops reading its response (or dribbles its request) holds a socket and a
+    // body: after writeTimeoutMs without progress the socket is closed and counted.
+    server.requestTimeout = this.writeTimeoutMs;
+    server.headersTimeout = Math.min(this.writeTimeoutMs, HANDSHAKE_TIMEOUT_MS);
+    server.setTimeout(this.writeTimeoutMs, (socket) => {
+      this.timeouts.inc([]);
+      socket.destroy();
+    });
+    // The servers never listen (the front listener hands them connections): 'listening' is what
+    // starts the request and headers timeout checks and the list closeAllConnections walks.
+    server.emit('listening');
+    this.inner.set(server, { open: 0, retired: false });
+    return server;
+  }
+
+  private secureServer(t: WebTls): https.Server {
+    const server = https.createServer(
+      { ...t.secureContext, ...clientAuthOptions(t), maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: Math.min(this.writeTimeoutMs, HANDSHAKE_TIMEOUT_MS) },
+      this.handler,
+    );
+    // Before the HTTP layer sees the connection: the client-certificate policies Node does not enforce itself.
+    server.prependListener('secureConnection', (sock: tls.TLSSocket) => {
+      const why = clientCertRefusal(t, sock);
+      if (why === null) return;
+      this.refused.inc(['client_certificate']);
+      this.logger.rateLimited('http_client_certificate', 'HTTPS connection refused', { reason: why, remote: sock.remoteAddress ?? '' });
+      sock.destroy();
+    });
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      const cert = /certificate/i.test(err.message);
+      this.refused.inc([cert ? 'client_certificate' : 'tls_handshake']);
+      this.logger.rateLimited(cert ? 'http_client_certificate' : 'http_tls_handshake', 'TLS handshake failed', { error: err.code ?? err.message });
+    });
+    return this.adopt(server);
+  }
+
+  /** A replaced server stays until its last connection closes. */
+  private retire(server: http.Server): void {
+    const state = this.inner.get(server);
+    if (state === undefined) return;
+    state.retired = true;
+    if (state.open === 0) this.drop(server);
+  }
+
+  private drop(server: http.Server): void {
+    this.inner.delete(server);
+    server.close(() => {});
+  }
+
+  /** Hands a new connection to the plain or the TLS server (first byte 0x16: a TLS handshake). */
+  private route(sock: net.Socket): void {
+    sock.on('error', () => {});
+    const secure = this.secure;
+    if (secure === null) return this.hand(this.plain!, sock);
+    sock.setTimeout(HANDSHAKE_TIMEOUT_MS, () => {
+      this.timeouts.inc([]);
+      sock.destroy();
+    });
+    sock.once('readable', () => {
+      const first = sock.read(1) as Buffer | null;
+      sock.setTimeout(0);
+      if (first === null) return void sock.destroy();
+      if (first[0] !== 0x16) {
+        this.refused.inc(['plain_http_on_tls']);
+        sock.end(PLAIN_ON_TLS);
+        return;
+      }
+      // The TLS socket reads what the stream already holds (the byte put back) first.
+      sock.unshift(first);
+      this.hand(secure, sock);
+    });
+  }
+
+  private hand(server: http.Server, sock: net.Socket): void {
+    const state = this.inner.get(server);
+    if (state === undefined) return void sock.destroy();
+    state.open++;
+    sock.once('close', () => {
+      state.open--;
+      if (state.retired && state.open === 0) this.drop(server);
+    });
+    server.emit('connection', sock);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    // Health first, before anything that could cost time.
+    // The web configuration applies to every endpoint, health included (as exporter-toolkit).
+    const cfg = this.config;
+    for (const name in cfg.headers) res.setHeader(name, cfg.headers[name]!);
+    if (this.bucket !== null && !this.bucket.take()) {
+      this.refused.inc(['rate_limit']);
+      return text(res, 429, 'Too Many Requests\n');
+    }
+    if (this.auth.enabled) {
+      const outcome = await this.auth.check(req.headers.authorization);
+      if (outcome === 'busy') {
+        // Checks of unknown credentials are queued on one thread: a flood is told to come back.
+        this.refused.inc(['auth_busy']);
+        return text(res, 429, 'too many unverified credentials at once\n', { 'retry-after': '1' });
+      }
+      if (outcome === 'denied') {
+        this.refused.inc(['unauthorized']);
+        return text(res, 401, 'Unauthorized\n', { 'www-authenticate': 'Basic' });
+      }
+    }
+    // Health next, before anything that could cost time.
     if (path === '/-/healthy') return text(res, 200, 'OK\n');
     if (path === '/-/ready') return this.readiness(res);
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
@@ -380,6 +541,32 @@ export function crossSite(req: http.IncomingMessage): boolean {
   try {
     return origin === 'null' || new URL(origin).host !== (req.headers.host ?? '');
   } catch {
+    return true;
+  }
+}
+
+/** golang.org/x/time/rate's limiter as exporter-toolkit uses it: one token per interval, `burst` at most. */
+class TokenBucket {
+  private tokens: number;
+  private at = Date.now();
+
+  private constructor(
+    private readonly intervalMs: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  static of(config: WebConfig): TokenBucket | null {
+    return config.rateLimit ? new TokenBucket(config.rateLimit.intervalMs, config.rateLimit.burst) : null;
+  }
+
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.at) / this.intervalMs);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
     return true;
   }
 }

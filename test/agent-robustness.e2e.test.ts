@@ -203,3 +203,61 @@ describe('cardinality flood and TTL', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('statsd TCP limits', () => {
+  it('caps open connections: past the cap a connection is closed at once and counted; /metrics stays reachable', async () => {
+    const agent = await agentWith(['--statsd.tcp-max-connections=5']);
+    expect(await agent.value('redline_statsd_tcp_max_connections')).toBe(5);
+    const conns: net.Socket[] = [];
+    const closed: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      const c = net.connect(agent.tcpPort!, '127.0.0.1');
+      c.on('error', () => {});
+      const idx = i;
+      closed[idx] = false;
+      c.on('close', () => (closed[idx] = true));
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      // The agent counts a connection when it accepts it; wait so the order is known.
+      await waitFor(async () => (await agent.value('redline_statsd_tcp_connections_total')) === Math.min(idx + 1, 5) && (idx < 5 || closed[idx]), { timeoutMs: 20_000, what: `connection ${idx} handled` });
+      conns.push(c);
+    }
+    expect(await agent.value('redline_statsd_tcp_connections_refused_total')).toBe(3);
+    expect(closed).toEqual([false, false, false, false, false, true, true, true]);
+    expect(await agent.value('redline_statsd_tcp_open_connections')).toBe(5);
+    // The five accepted ones still ingest.
+    for (const c of conns.slice(0, 5)) c.write('capped.ok:1|c\n');
+    await waitFor(async () => (await agent.value('capped_ok')) === 5, { timeoutMs: 20_000, what: 'a line over each accepted connection' });
+    for (const c of conns) c.destroy();
+  });
+
+  it('closes a connection that sends nothing for --statsd.tcp-idle-timeout, counted', async () => {
+    const agent = await agentWith(['--statsd.tcp-idle-timeout=1s']);
+    const c = net.connect(agent.tcpPort!, '127.0.0.1');
+    c.on('error', () => {});
+    let closed = false;
+    c.on('close', () => (closed = true));
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    c.write('idle.before:1|c\n');
+    await waitFor(() => closed, { timeoutMs: 30_000, what: 'the idle connection closed by the agent' });
+    expect(await agent.value('idle_before')).toBe(1);
+    expect(await agent.value('redline_statsd_tcp_idle_timeouts_total')).toBe(1);
+    expect(await agent.value('redline_statsd_tcp_open_connections')).toBe(0);
+  });
+
+  it('reassembles a line dripped one byte per write', async () => {
+    const agent = await agentWith([]);
+    const c = net.connect(agent.tcpPort!, '127.0.0.1');
+    c.setNoDelay(true);
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    const name = `drip.${'x'.repeat(3000)}`;
+    const line = Buffer.from(`${name}:7|g\n`);
+    for (let i = 0; i < line.length; i++) {
+      c.write(line.subarray(i, i + 1));
+      // Let each byte go out on its own now and then (the kernel may still merge some).
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(async () => (await agent.value(name.replace('.', '_'))) === 7, { timeoutMs: 30_000, what: 'the dripped line' });
+    expect(await agent.value('redline_statsd_lines_total')).toBe(1);
+    c.destroy();
+  });
+});

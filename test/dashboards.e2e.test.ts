@@ -2,9 +2,12 @@
  * End to end with a real Prometheus: the agent (with the host collector and per-process series),
  * probed Node processes (a SUT whose loop is blocked most of the time, an injector that is CPU-bound
  * and then lagging), a spinning SUT thread (until its alert fires), a
- * process holding fds near its limit with a full accept queue, and statsd load-test traffic.
+ * process holding fds near its limit with a full accept queue, a process holding 85% of
+ * vm.max_map_count memory maps, and statsd load-test traffic.
  * Prometheus scrapes the agent every second with the generated rules (`for:` shortened), then
- *   - every alert must be reported firing by Prometheus, and
+ *   - every alert DRIVEN here must be reported firing by Prometheus (NOT_DRIVEN lists the others
+ *     and why; their promtool unit tests cover them; test/saturation.e2e.test.ts drives the
+ *     saturation kinds one at a time with the rules as shipped), and
  *   - every query of every generated dashboard, variables substituted, must return data over the
  *     test's time range, or be listed below with the reason it may be empty.
  */
@@ -20,11 +23,10 @@ import { DASHBOARD_DIR, DASHBOARDS } from '../dashboards/generate.js';
 import { dashboardQueries, ruleQueries, substitute, type Query } from '../dashboards/promql.js';
 import { ALERT_RULES, prometheusRules } from '../dashboards/rules.js';
 import { ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
-import { freePort } from './helpers/net.js';
+import { startPrometheus } from './helpers/prometheus.js';
 import { start, stopAll, type Proc } from './helpers/process.js';
-import { eventually, waitFor } from './helpers/wait.js';
+import { eventually } from './helpers/wait.js';
 
-const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
 const ENV = 'e2e';
 const RUN = 'e2e-run';
@@ -34,18 +36,37 @@ const TAG = `rle2e${process.pid}`;
  * Queries that may legitimately return nothing in this test, with the reason. Matched against
  * the query's "<dashboard> / <panel>" location.
  */
+function probeSends(metric: string): boolean {
+  try {
+    return fs.readFileSync(PROBE, 'utf8').includes(metric.replace(/^redline_/, ''));
+  } catch {
+    return false;
+  }
+}
+
 const MAY_BE_EMPTY: Array<[RegExp, string]> = [
   [/Host collector errors and skipped ticks \/ A$/, 'redline_host_collector_errors_total has a series only once a /proc read failed for a reason other than a process exiting; none should here'],
   [/Host collector errors and skipped ticks \/ B$/, 'redline_host_collector_skipped_ticks_total appears only once a tick had to be skipped (the previous one still running); none should be here'],
+  // The probe's time-weighted delay, blocked share and watchdog (issue 10) come with the probe that
+  // sends them: matched on the query's expression, excused only while this build's probe lacks them.
+  ...(['redline_nodejs_eventloop_delay_seconds', 'redline_nodejs_eventloop_blocked_ratio', 'redline_nodejs_eventloop_stalled_seconds'] as const)
+    .filter((m) => !probeSends(m))
+    .map((m): [RegExp, string] => [new RegExp(`\\b${m}\\b`), `this build's probe (dist/collector/probe/probe.cjs) does not send ${m} yet`]),
   ...(fs.existsSync('/proc/pressure/cpu')
     ? []
     : ([[/Pressure stall \(PSI\)/, 'this kernel has no /proc/pressure (PSI disabled or kernel older than 4.20)']] as Array<[RegExp, string]>)),
 ];
 
+/** Alerts this test does not drive with real processes, and why (promtool tests cover them). */
+const NOT_DRIVEN: Record<string, string> = {
+  RedlineMemoryNearLimit: 'needs a cgroup v2 memory.max the test could set for a child process (a delegated cgroup); the promtool tests drive it',
+  RedlineCpuThrottled: 'needs a cgroup v2 cpu.max quota the test could set for a child process (a delegated cgroup); the promtool tests drive it',
+};
+const DRIVEN = ALERT_RULES.map((a) => a.alert).filter((a) => !(a in NOT_DRIVEN));
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-dash-e2e-'));
 let agent: AgentProcess | undefined;
 let prometheus: Proc | undefined;
-let promUrl = '';
 let startedAt = 0;
 let sender: dgram.Socket | undefined;
 const timers: NodeJS.Timeout[] = [];
@@ -112,18 +133,35 @@ server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
 });
 `);
 
+/**
+ * Part of the SUT: 85% of vm.max_map_count memory maps at no memory cost: one PROT_NONE anonymous
+ * mapping whose every other page is made readable, so each page is its own mapping.
+ */
+const MAPS_HOLDER = script(`${TAG}-sut-maps.py`, `
+import ctypes, mmap, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+page = mmap.PAGESIZE
+limit = int(open('/proc/sys/vm/max_map_count').read())
+have = len(open('/proc/self/maps').readlines())
+pages = int(limit * 0.85) - have
+addr = libc.mmap(None, pages * page, 0, 0x22, -1, 0)
+for i in range(1, pages, 2):
+    libc.mprotect(addr + i * page, page, 1)
+print('maps', len(open('/proc/self/maps').readlines()), flush=True)
+time.sleep(120)
+`);
+
 function probed(file: string, role: 'sut' | 'injector', service: string): Proc {
   const env: NodeJS.ProcessEnv = { REDLINE_STATSD: `127.0.0.1:${agent!.udpPort}`, REDLINE_ROLE: role, REDLINE_SERVICE: service, REDLINE_PROBE_INTERVAL_MS: '1000' };
   if (fs.existsSync(PROBE)) env['NODE_OPTIONS'] = `--require ${PROBE}`;
   return start(process.execPath, [file], { env });
 }
 
-async function promGet<T>(api: string, params: Record<string, string>): Promise<T> {
-  const res = await fetch(`${promUrl}${api}?${new URLSearchParams(params).toString()}`);
-  const body = (await res.json()) as { status: string; data: T; error?: string };
-  if (body.status !== 'success') throw new Error(`${api} ${JSON.stringify(params)}: ${body.error ?? res.status}`);
-  return body.data;
-}
+let promGetImpl: (<T>(api: string, params: Record<string, string>) => Promise<T>) | undefined;
+const promGet = <T>(api: string, params: Record<string, string>): Promise<T> => promGetImpl!<T>(api, params);
 
 function send(lines: string[]): void {
   sender?.send(Buffer.from(lines.join('\n')), agent!.udpPort!, '127.0.0.1');
@@ -155,36 +193,19 @@ beforeAll(async () => {
   ]);
 
   // Prometheus: scrape every second, the generated rules with `for:` shortened so each alert can be driven quickly.
-  const promPort = await freePort();
-  promUrl = `http://127.0.0.1:${promPort}`;
-  fs.writeFileSync(path.join(dir, 'rules.yml'), stringify(JSON.parse(JSON.stringify(prometheusRules({ forOverride: '0s', interval: '1s' })))));
-  fs.writeFileSync(
-    path.join(dir, 'prometheus.yml'),
-    stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      rule_files: [path.join(dir, 'rules.yml')],
-      scrape_configs: [
-        {
-          job_name: 'redline',
-          honor_labels: true,
-          scrape_interval: '1s',
-          scrape_timeout: '1s',
-          static_configs: [{ targets: [`127.0.0.1:${agent.httpPort}`], labels: { env: ENV, run: RUN } }],
-        },
-      ],
-    }),
-  );
-  prometheus = start(PROMETHEUS, [
-    `--config.file=${path.join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
-    '--log.level=warn',
-  ]);
-  await waitFor(() => fetch(`${promUrl}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'Prometheus ready' });
+  const prom = await startPrometheus({
+    dir,
+    targets: [`127.0.0.1:${agent.httpPort}`],
+    labels: { env: ENV, run: RUN },
+    rules: [stringify(JSON.parse(JSON.stringify(prometheusRules({ forOverride: '0s', interval: '1s' }))))],
+  });
+  prometheus = prom.proc;
+  promGetImpl = prom.get;
 
   // The SUT and the first injector; the second injector joins a few seconds later (a ramp step).
   probed(SUT, 'sut', 'e2e-api');
   spinner = start(process.execPath, [SUT_SPINNER]);
+  start('python3', [MAPS_HOLDER]);
   const holder = start('/bin/sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${HOLDER}"`]);
   await holder.until(() => /"port":\d+/.test(holder.stdout()), { what: 'the fd/backlog holder port' });
   const holderPort = Number(/"port":(\d+)/.exec(holder.stdout())![1]);
@@ -233,7 +254,8 @@ afterAll(async () => {
 
 describe('dashboards and alerts against a real Prometheus', () => {
   it('Prometheus reports every alert firing', async () => {
-    const wanted = new Set(ALERT_RULES.map((a) => a.alert));
+    const wanted = new Set(DRIVEN);
+    process.stdout.write(`not driven here (promtool tests cover them): ${Object.entries(NOT_DRIVEN).map(([a, why]) => `${a}: ${why}`).join('; ')}\n`);
     const fired = new Map<string, Record<string, string>>();
     const firedAfter: string[] = [];
     // Generous: the SUT CPU alert needs its spinner to get 0.9 of a core for one tick, which a
@@ -243,6 +265,9 @@ describe('dashboards and alerts against a real Prometheus', () => {
       const data = await promGet<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>('/api/v1/alerts', {});
       for (const a of data.alerts) {
         if (a.state !== 'firing' || fired.has(a.labels['alertname']!)) continue;
+        // Host-wide branches (verdict=host) may fire from other processes of a shared machine; the
+        // alerts this test drives are its own groups'.
+        if (a.labels['verdict'] === 'host') continue;
         fired.set(a.labels['alertname']!, a.labels);
         if (a.labels['alertname'] === 'RedlineSutCpuSaturated') spinner?.signal('SIGKILL');
         firedAfter.push(`${a.labels['alertname']} ${Math.round(Date.now() / 1000 - startedAt)} s${process.env['E2E_DEBUG'] ? JSON.stringify(a.labels) : ''}`);
@@ -261,6 +286,8 @@ describe('dashboards and alerts against a real Prometheus', () => {
     expect(fired.get('RedlineInjectorSaturated')).toMatchObject({ verdict: 'injector', env: ENV, run: RUN });
     expect(fired.get('RedlineSutCpuSaturated')).toMatchObject({ verdict: 'sut', env: ENV });
     expect(fired.get('RedlineFileDescriptorsNearLimit')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
+    expect(fired.get('RedlineMemoryMapsNearLimit')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
+    expect(fired.get('RedlineAcceptQueueOverflowing')).toMatchObject({ verdict: 'sut', group: 'e2esut' });
     expect(fired.get('RedlineDroppingStatsdLines')).toMatchObject({ verdict: 'observer', reason: 'series_limit' });
   }, 240_000);
 
@@ -282,7 +309,7 @@ describe('dashboards and alerts against a real Prometheus', () => {
       const expr = substitute(q.expr, { env: ENV, run: '.*', group: '.+' }, '5s');
       const data = await promGet<{ result: unknown[] }>('/api/v1/query_range', { query: expr, start: String(startedAt), end: String(end), step: '1' });
       if (data.result.length > 0) continue;
-      const reason = MAY_BE_EMPTY.find(([re]) => re.test(q.where));
+      const reason = MAY_BE_EMPTY.find(([re]) => re.test(q.where) || re.test(q.expr));
       if (reason) excused.push(`${q.where}: ${reason[1]}`);
       else empty.push(`${q.where}: ${expr}`);
     }
@@ -296,7 +323,8 @@ describe('dashboards and alerts against a real Prometheus', () => {
   it('the Grafana-managed copies of the alerts select the same offending series', async () => {
     const end = Math.floor(Date.now() / 1000);
     const silent: string[] = [];
-    for (const q of ruleQueries().filter((r) => r.where.startsWith('grafana alert '))) {
+    const driven = new Set(ALERT_RULES.filter((a) => DRIVEN.includes(a.alert)).map((a) => `grafana alert ${a.uid}`));
+    for (const q of ruleQueries().filter((r) => driven.has(r.where))) {
       const data = await promGet<{ result: unknown[] }>('/api/v1/query_range', { query: q.expr, start: String(startedAt), end: String(end), step: '1' });
       if (data.result.length === 0) silent.push(`${q.where}: ${q.expr}`);
     }

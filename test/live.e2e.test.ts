@@ -44,7 +44,8 @@ async function shown(): Promise<Record<string, Record<string, number | null>>> {
 }
 
 beforeAll(async () => {
-  sc = await startScenario();
+  // A declared group whose pattern matches nothing (not even the agent's own command line).
+  sc = await startScenario({ args: ['--sut=ghost=^redline-no-such-[p]rocess$'] });
   browser = await chromium.launch(CHROMIUM);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   page.on('console', (m) => {
@@ -140,6 +141,15 @@ describe('live view', () => {
     expect(knee.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('says which declared group matches no process, and for how long', async () => {
+    const line = page.locator('#empty-groups p.empty-group[data-group="ghost"]');
+    const text = await until('empty group banner', async () => ((await line.count()) > 0 ? await line.textContent() : ''), (t) => t !== '');
+    expect(text).toMatch(/^group ghost matches no process for (\d+ min )?\d+ s — check its pattern/);
+    // Only the empty one: api and load have their processes.
+    expect(await page.locator('#empty-groups p.empty-group').count()).toBe(1);
+    expect(await page.locator('#empty-groups').isVisible()).toBe(true);
+  });
+
   it('downloads the same HTML report as redline report', async () => {
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('a.report')]);
     const file = await download.path();
@@ -231,6 +241,47 @@ describe('live view with 100 groups', () => {
     await p.locator('input[name=range][value="30m"]').focus();
     await p.keyboard.press('Space');
     expect(await p.locator('input[name=range][value="30m"]').isChecked()).toBe(true);
+    expect(errors).toEqual([]);
+    await p.close();
+  });
+});
+
+describe('live view with two load tests on one agent (env/run picker)', () => {
+  let sc3: Scenario;
+  afterAll(async () => {
+    await sc3?.stop();
+  });
+
+  it('offers a picker of env/run and draws the load, throughput and latency of the one picked', async () => {
+    sc3 = await startScenario({ runs: ['staging/r1', 'prod/r2'] });
+    await until('both runs on /metrics', async () => {
+      const m = await sc3.metrics();
+      return [valueOf(m, 'loadtest_active_users{env="staging",run="r1"}'), valueOf(m, 'loadtest_active_users{env="prod",run="r2"}')];
+    }, (v) => v[0] === 10 && v[1] === 20);
+    const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(sc3.url + '/');
+    const picker = p.locator('label.run');
+    await until('picker shown', () => picker.isVisible(), (v) => v);
+    const options = await p.locator('#run option').allTextContents();
+    expect(options.sort()).toEqual(['env prod, run r2', 'env staging, run r1']);
+    const chip = (run: string, id: string): Promise<number | null> =>
+      js<number | null>(p, `(() => { const c = document.querySelector('figure.chart .chip[data-series-id="${id}@${run}"]'); return c && c.dataset.value ? Number(c.dataset.value) : null; })()`);
+    const picked = await p.locator('#run').inputValue();
+    const other = picked === 'staging/r1' ? 'prod/r2' : 'staging/r1';
+    const users = (run: string): number => (run === 'staging/r1' ? 10 : 20);
+    await until(`users of ${picked}`, () => chip(picked, 'load.users'), (v) => v === users(picked));
+    // Only the picked run's series are drawn.
+    expect(await chip(other, 'load.users')).toBeNull();
+    await p.locator('#run').selectOption(other);
+    await until(`users of ${other}`, () => chip(other, 'load.users'), (v) => v === users(other));
+    await until(`offered of ${other}`, () => chip(other, 'throughput.offered'), (v) => v === 10 * users(other));
+    expect(await chip(picked, 'load.users')).toBeNull();
+    expect(await p.locator('#run').inputValue()).toBe(other);
+    // The saturation charts and the knee are the agent's, whatever the run (docs/live.md).
+    expect(await p.locator('figure.chart[data-chart-id="saturation.api.fds"]').count()).toBe(1);
+    expect(await p.locator('p.note.all-runs').count()).toBeGreaterThan(0);
     expect(errors).toEqual([]);
     await p.close();
   });

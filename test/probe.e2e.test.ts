@@ -119,7 +119,7 @@ describe('event-loop probe', () => {
     const childPid = (JSON.parse(parent.stdout().split('\n')[0]!) as { child: number }).child;
     const text = await eventually(
       () => agent.metrics(),
-      (t) => t.includes(`pid="${childPid}"`) && t.includes(`pid="${parent.pid}"`),
+      (t) => t.includes(`redline_nodejs_eventloop_utilization{pid="${childPid}"`) && t.includes(`redline_nodejs_eventloop_utilization{pid="${parent.pid}"`),
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(text).toContain(`redline_nodejs_eventloop_utilization{pid="${childPid}",role="sut",service="family"}`);

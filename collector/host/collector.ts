@@ -124,6 +124,8 @@ export class HostCollector implements PidGroups {
   private readonly startedAt = Date.now();
   private lastTick = 0;
   private tickCount = 0;
+  /** See PidGroups.generation: moved by every join. */
+  generation = 0;
   private maxMapCount = 65530;
 
   constructor(
@@ -234,6 +236,7 @@ export class HostCollector implements PidGroups {
         group.members.set(pid, member);
         group.started++;
         group.everMatched = true;
+        this.generation++;
         this.cgroups.join(member);
       }
       member.read(stat, elapsedS, tick, this.maxMapCount);

@@ -52,6 +52,8 @@ export class FallbackCollector implements PidGroups {
   private readonly m: F.Declared<typeof FALLBACK_FAMILIES>;
   private readonly refs: GroupRef[];
   private byPid = new Map<number, number>();
+  /** See PidGroups.generation: moved by a tick in which a pid joined a group. */
+  generation = 0;
   private lastTick = 0;
 
   constructor(
@@ -73,6 +75,11 @@ export class FallbackCollector implements PidGroups {
   async stop(): Promise<void> {
     await this.periodic.stop();
     pidusage.clear();
+  }
+
+  /** Declared groups that have matched no process yet (as HostCollector.emptyGroups). */
+  emptyGroups(): string[] {
+    return this.opts.groups.filter((_, i) => this.started[i] === 0).map((g) => g.name);
   }
 
   /** The group of a pid as of the last tick. */
@@ -105,6 +112,12 @@ export class FallbackCollector implements PidGroups {
     for (const p of list) {
       const gi = groupOfPid(p.pid);
       if (gi >= 0) byPid.set(p.pid, gi);
+    }
+    for (const pid of byPid.keys()) {
+      if (!this.byPid.has(pid)) {
+        this.generation++;
+        break;
+      }
     }
     this.byPid = byPid;
     const pids = [...byPid.keys()];

@@ -11,6 +11,8 @@ export { parseGroupFlag, matches, ROLES } from './groups.js';
 export type { GroupSpec, Role } from './groups.js';
 
 export interface RunningCollector extends PidGroups {
+  /** Declared groups that have matched no process yet (the live view's banner reads this). */
+  emptyGroups(): string[];
   start(): void;
   stop(): Promise<void>;
   tick(): Promise<void>;

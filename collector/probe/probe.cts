@@ -8,9 +8,14 @@
  * Every REDLINE_PROBE_INTERVAL_MS (1000) it sends, over statsd to REDLINE_STATSD
  * (127.0.0.1:8125), tagged service, role and pid: event-loop delay (min, mean, max, p50, p90,
  * p99 of that interval, the monitor's resolution taken out so an idle loop reads ≈ 0),
- * event-loop utilisation, GC pauses and counts by kind, heap, RSS and external memory, active
- * handles and requests, and CPU time. The probe owns its window: each reading covers exactly
- * one interval, however often the agent is scraped.
+ * event-loop utilisation, the time-weighted delay (the share of the interval the loop was
+ * blocked and the delay an arrival at a random moment would have met), GC pauses and counts by
+ * kind, heap, RSS and external memory, active handles and requests, and CPU time. The probe owns
+ * its window: each reading covers exactly one interval, however often the agent is scraped.
+ *
+ * A watchdog worker thread (REDLINE_PROBE_WATCHDOG_MS, 500; 0 turns it off) reports
+ * `redline_nodejs_eventloop_stalled_seconds` itself while the main loop is stuck, when the loop
+ * cannot report anything.
  *
  * Do no harm: it never throws into the host program, never keeps it alive, is silent unless
  * REDLINE_PROBE_DEBUG=1, keeps working (silently) when no agent listens, and reports once per
@@ -19,7 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as perf from 'node:perf_hooks';
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 
 const GUARD = Symbol.for('redline.probe.loaded');
 const debug = process.env['REDLINE_PROBE_DEBUG'] === '1';
@@ -95,6 +100,91 @@ function statsdAddress(value: string | undefined): { host: string; port: number 
   return { host: host || def.host, port };
 }
 
+/**
+ * The q-quantile of the delay an arrival at a uniformly random moment of a `totalMs` window would
+ * have met, given the window's blocked stretches (`blocks`, ms, largest first). An arrival inside
+ * a stretch of length b waits for the rest of it, uniformly 0..b; one outside waits nothing. So
+ * P(delay > x) = Σ (b − x)⁺ / totalMs, and the quantile is the x where that equals 1 − q: with the
+ * k largest stretches above x it is (their sum − (1 − q)·totalMs) / k.
+ */
+function delayQuantile(blocks: readonly number[], totalMs: number, q: number): number {
+  const target = (1 - q) * totalMs;
+  let sum = 0;
+  for (let k = 0; k < blocks.length; k++) {
+    sum += blocks[k]!;
+    const next = blocks[k + 1] ?? 0;
+    if (sum - (k + 1) * next >= target) return Math.max(next, (sum - target) / (k + 1));
+  }
+  return 0;
+}
+
+/**
+ * The watchdog thread. It shares one Int32 with the main thread, which bumps it on every sampler
+ * tick (each 10 ms while its loop turns). When the number has not moved for `stallMs`, the main
+ * loop is stuck (a busy loop, a synchronous call that never returns): the worker, whose own loop
+ * still turns, sends the seconds it has been stuck, again every interval while it stays stuck, and
+ * 0 once it moves again (and every interval while it runs, so the series exists before any stall).
+ * It sends through hot-shots with the main thread's tags, so its series carries the same labels.
+ * Everything is caught: the thread must never print or fail into the program.
+ */
+const WATCHDOG_SOURCE = `
+'use strict';
+const { workerData } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+const { heartbeat, statsd, stallMs, intervalMs, checkMs, debug } = workerData;
+const log = (m) => { if (debug) try { process.stderr.write('redline probe watchdog[' + process.pid + ']: ' + m + '\\n'); } catch {} };
+try {
+  const StatsD = require(statsd.module);
+  const client = new StatsD({ ...statsd.options, errorHandler: (e) => log('send failed: ' + e.message) });
+  const NAME = 'redline_nodejs_eventloop_stalled_seconds';
+  let seen = Atomics.load(heartbeat, 0);
+  let movedAt = performance.now();
+  let stuck = false;
+  let sentAt = performance.now();
+  const send = (v, now) => { try { client.gauge(NAME, v); sentAt = now; } catch (e) { log('send failed: ' + e.message); } };
+  setInterval(() => {
+    const now = performance.now();
+    const beat = Atomics.load(heartbeat, 0);
+    if (beat !== seen) {
+      seen = beat;
+      movedAt = now;
+      if (stuck) { stuck = false; log('main loop running again'); send(0, now); return; }
+    } else if (now - movedAt >= stallMs) {
+      if (!stuck) log('main loop stuck for ' + Math.round(now - movedAt) + ' ms');
+      if (!stuck || now - sentAt >= intervalMs) send(Math.round(now - movedAt) / 1000, now);
+      stuck = true;
+      return;
+    }
+    if (now - sentAt >= intervalMs) send(0, now);
+  }, checkMs);
+} catch (e) {
+  log('not started: ' + e.message);
+}
+`;
+
+/** Starts the watchdog thread; the returned Int32Array is its heartbeat. Null when it cannot run. */
+function startWatchdog(stallMs: number, intervalMs: number, statsd: { module: string; options: Record<string, unknown> }): Int32Array | null {
+  try {
+    const heartbeat = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(WATCHDOG_SOURCE, {
+      eval: true,
+      workerData: { heartbeat, statsd, stallMs, intervalMs, checkMs: Math.max(10, Math.min(100, Math.floor(stallMs / 5))), debug },
+      // Its own small heap: it holds a timer, a socket and hot-shots.
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+      stdout: true,
+      stderr: !debug,
+      // The program's flags (--inspect, --require of its own preloads) are not the watchdog's business.
+      execArgv: [],
+    });
+    worker.unref();
+    worker.on('error', (err) => log(`watchdog failed: ${err.message}`));
+    return heartbeat;
+  } catch (err) {
+    log(`watchdog not started: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 function start(): void {
   const g = globalThis as Record<symbol, unknown>;
   if (g[GUARD]) return;
@@ -113,7 +203,7 @@ function start(): void {
   // hot-shots is loaded lazily so that a broken install costs the probe, not the program.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const StatsD = require('hot-shots') as new (opts: Record<string, unknown>) => Sender & { socket?: { unref?: () => void } };
-  const client = new StatsD({
+  const statsdOptions = {
     host: host || '127.0.0.1',
     port,
     protocol: 'udp',
@@ -125,8 +215,18 @@ function start(): void {
     includeDataDogTags: false,
     telemetryEnabled: false,
     globalTags: { service, role, pid: String(process.pid) },
-    errorHandler: (err: Error) => log(`send failed: ${err.message}`),
-  });
+  };
+  const client = new StatsD({ ...statsdOptions, errorHandler: (err: Error) => log(`send failed: ${err.message}`) });
+  const watchdogText = process.env['REDLINE_PROBE_WATCHDOG_MS'];
+  const watchdogMs = watchdogText === undefined || watchdogText.trim() === '' || !Number.isFinite(Number(watchdogText)) ? 500 : Number(watchdogText);
+  const heartbeat =
+    watchdogMs > 0
+      ? startWatchdog(Math.min(3_600_000, Math.max(50, watchdogMs)), intervalMs, {
+          module: require.resolve('hot-shots'),
+          // Sent unbuffered: one stall reading is one datagram, sent at once.
+          options: { ...statsdOptions, maxBufferSize: 0 },
+        })
+      : null;
 
   const RESOLUTION_MS = 10;
   const delay = perf.monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -149,13 +249,45 @@ function start(): void {
     log('GC observation unavailable');
   }
 
+  // Time-weighted delay. The per-timer lag above counts each 10 ms timer once: a 150 ms stall a
+  // second is one late timer among ~85 and never reaches p99, although an arrival meets it 15%
+  // of the time. Here the sampler timer below splits the interval into the gaps between its
+  // ticks, which tile the interval exactly; a gap in which the tick came late (by more than
+  // LATE_MS: libuv rounds timers to the millisecond) holds a blocked stretch. Its length is the loop's active time in that
+  // gap (ELU's counters, exact: libuv times the poll phase), at least the lateness (time the
+  // process was not even scheduled shows as lateness, not activity) and at most the gap. Blocked
+  // share and the delay quantiles then follow from the stretches (delayQuantile). This is exact
+  // to the sampler's 10 ms for every stretch longer than that and costs one small callback
+  // every 10 ms; the alternatives are not exact: monitorEventLoopDelay's histogram only gives
+  // quantiles of counts (its gaps cannot be weighted by their length after the fact), and ELU
+  // alone gives the busy share but not how it splits into long and short stretches.
+  const SAMPLE_MS = 10;
+  const LATE_MS = 2;
+  const blocks: number[] = [];
+  let shortBlockedMs = 0;
+  let lastTick = perf.performance.now();
+  let lastActive = perf.performance.eventLoopUtilization().active;
+  let beats = 0;
+
   const lag = (ns: number): number => Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000);
-  let lastReport = perf.performance.now();
-  const report = (): void => {
+  let lastReport = lastTick;
+  let reportPending = false;
+  /** One interval's report: `blocks` and `shortMs` are that window's, `elapsedMs` its length. */
+  const report = (elapsedMs: number, blocks: number[], shortMs: number): void => {
+    reportPending = false;
     try {
-      const now = perf.performance.now();
-      const elapsedMs = now - lastReport;
-      lastReport = now;
+      blocks.sort((a, b) => b - a);
+      let blockedMs = shortMs;
+      for (const b of blocks) blockedMs += b;
+      client.gauge('redline_nodejs_eventloop_blocked_ratio', elapsedMs > 0 ? Math.min(1, blockedMs / elapsedMs) : 0);
+      for (const [q, name] of [
+        [0.5, '0.5'],
+        [0.9, '0.9'],
+        [0.99, '0.99'],
+        [1, '1'],
+      ] as const) {
+        client.gauge('redline_nodejs_eventloop_delay_seconds', delayQuantile(blocks, elapsedMs, q) / 1000, { quantile: name });
+      }
       if (delay.count > 0) {
         for (const [q, v] of [
           ['0', delay.min],
@@ -200,9 +332,35 @@ function start(): void {
       log(`report failed: ${(err as Error).message}`);
     }
   };
-  const timer = setInterval(report, intervalMs);
+  const sample = (): void => {
+    const now = perf.performance.now();
+    const active = perf.performance.eventLoopUtilization().active;
+    const gap = now - lastTick;
+    if (gap - SAMPLE_MS > LATE_MS) {
+      blocks.push(Math.min(gap, Math.max(gap - SAMPLE_MS, active - lastActive)));
+      // Bounded for long intervals: the shortest half goes into the blocked share only.
+      if (blocks.length >= 8192) {
+        blocks.sort((a, b) => b - a);
+        for (let i = 4096; i < blocks.length; i++) shortBlockedMs += blocks[i]!;
+        blocks.length = 4096;
+      }
+    }
+    lastTick = now;
+    lastActive = active;
+    if (heartbeat !== null) Atomics.store(heartbeat, 0, ++beats | 0);
+    // The window closes at a tick, so the gaps tile it with nothing left over. The report runs
+    // in the check phase of this same turn: after every timer due now, monitorEventLoopDelay's
+    // included, has run (its reset() would otherwise drop the delta of a stall just ended).
+    if (!reportPending && now - lastReport >= intervalMs - SAMPLE_MS / 2) {
+      reportPending = true;
+      setImmediate(report, now - lastReport, blocks.splice(0), shortBlockedMs);
+      lastReport = now;
+      shortBlockedMs = 0;
+    }
+  };
+  const timer = setInterval(sample, SAMPLE_MS);
   timer.unref();
-  log(`reporting to ${host}:${port} every ${intervalMs} ms as service=${service} role=${role}`);
+  log(`reporting to ${host}:${port} every ${intervalMs} ms as service=${service} role=${role}, watchdog ${heartbeat ? `after ${watchdogMs} ms` : 'off'}`);
 }
 
 try {

@@ -81,15 +81,21 @@ describe('probe wire format', () => {
     await until(() => reports() >= 3);
     await child.stop();
     expect(reports()).toBeGreaterThanOrEqual(3);
-    // Batched: a report is a couple of datagrams, not one per metric, none above 1400 bytes.
+    // Batched: a report is a couple of datagrams, not one per metric, none above 1400 bytes. The
+    // watchdog thread sends its own reading (one line) in a datagram of its own each interval.
     for (const p of rx.packets) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(1400);
-    expect(rx.packets.length).toBeLessThanOrEqual(reports() * 2 + 1);
-    // The first report: everything up to the second utilisation reading.
-    const all = lines(rx.packets);
-    const cut = all.findIndex((l, i) => i > 0 && l.name === 'redline_nodejs_eventloop_lag_seconds' && l.tags['quantile'] === '0');
+    const watchdog = rx.packets.filter((p) => p.startsWith('redline_nodejs_eventloop_stalled_seconds:') && !p.includes('\n'));
+    expect(rx.packets.length - watchdog.length).toBeLessThanOrEqual(reports() * 2 + 1);
+    expect(watchdog.length).toBeGreaterThanOrEqual(1);
+    for (const p of watchdog) expect(parse(p)).toMatchObject({ value: 0, type: 'g', tags: { service: 'wait', role: 'injector', pid: String(child.pid) } });
+    // The first report: everything up to the second blocked-share reading (the first line of each).
+    const all = lines(rx.packets.filter((p) => !watchdog.includes(p)));
+    const cut = all.findIndex((l, i) => i > 0 && l.name === 'redline_nodejs_eventloop_blocked_ratio');
     const ls = all.slice(0, cut);
     const names = new Set(ls.map((l) => l.name));
     for (const n of [
+      'redline_nodejs_eventloop_blocked_ratio',
+      'redline_nodejs_eventloop_delay_seconds',
       'redline_nodejs_eventloop_lag_seconds',
       'redline_nodejs_eventloop_lag_mean_seconds',
       'redline_nodejs_eventloop_utilization',
@@ -110,6 +116,12 @@ describe('probe wire format', () => {
     }
     const quantiles = ls.filter((l) => l.name === 'redline_nodejs_eventloop_lag_seconds').map((l) => l.tags['quantile']);
     expect(quantiles).toEqual(['0', '0.5', '0.9', '0.99', '1']);
+    const delay = ls.filter((l) => l.name === 'redline_nodejs_eventloop_delay_seconds');
+    expect(delay.map((l) => l.tags['quantile'])).toEqual(['0.5', '0.9', '0.99', '1']);
+    for (let i = 1; i < delay.length; i++) expect(delay[i]!.value).toBeGreaterThanOrEqual(delay[i - 1]!.value);
+    const blocked = ls.find((l) => l.name === 'redline_nodejs_eventloop_blocked_ratio')!.value;
+    expect(blocked).toBeGreaterThanOrEqual(0);
+    expect(blocked).toBeLessThanOrEqual(1);
     const q = (k: string): number => ls.find((l) => l.name === 'redline_nodejs_eventloop_lag_seconds' && l.tags['quantile'] === k)!.value;
     expect(q('0')).toBeLessThanOrEqual(q('0.5'));
     expect(q('0.5')).toBeLessThanOrEqual(q('0.99'));

@@ -64,6 +64,22 @@ describe('statsd grammar', () => {
     expect(t.value('users')).toBe(1);
   });
 
+  it('bounds a set: past --statsd.set-max-members new members are dropped and counted, seen ones still count', () => {
+    const store = new Store({ maxSeries: 10, setIntervalMs: 10_000, setMaxMembers: 3 });
+    const ingest = new StatsdIngest(store, Mapper.empty(), { tags: ALL_TAGS, cacheSize: 10, logger: silentLogger, passthrough: Mapper.empty() });
+    // Long members cost 8 bytes each: the set holds hashes, not the strings.
+    const long = (c: string): string => c.repeat(10_000);
+    ingest.handle(Buffer.from(`u:${long('a')}|s\nu:${long('b')}|s\nu:${long('c')}|s\nu:${long('d')}|s\nu:${long('a')}|s\nu:e|s\n`));
+    expect(ingest.setMembersDropped).toBe(2);
+    store.rotateSets();
+    expect(valueOf(render(store, 'text'), 'u')).toBe(3);
+    // A new interval starts empty.
+    ingest.handle(Buffer.from('u:d|s\nu:e|s\n'));
+    store.rotateSets();
+    expect(valueOf(render(store, 'text'), 'u')).toBe(2);
+    expect(ingest.setMembersDropped).toBe(2);
+  });
+
   it('accepts several values per line in both forms', () => {
     t.send('a:1|c:2|c:3|ms');
     expect(t.value('a')).toBe(3);

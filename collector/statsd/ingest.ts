@@ -42,13 +42,27 @@ export interface MapperLike {
   map(name: string, kind: 'counter' | 'gauge' | 'observer'): MapResultLike;
 }
 
+/**
+ * Labels derived from others, decided when a key is resolved (a cache miss). A key whose answer
+ * may still change (a probe's pid the host collector has not seen yet: the probe started before
+ * its first tick, or the agent restarted under running probes) is resolved again when
+ * `generation` moves, so it gets its label whatever the order of arrival; a cache hit pays one
+ * number comparison for it, and only keys that missed are ever resolved again.
+ */
+export interface Enricher {
+  /** Adds what it knows to `labels`; true when a later call may add more. */
+  enrich(labels: Map<string, string>): boolean;
+  /** Moves whenever a call that returned true may answer differently. */
+  readonly generation: number;
+}
+
 export interface IngestOptions {
   tags: TagStyles;
   /** Cached raw keys; the cache is emptied when it grows past this. */
   cacheSize: number;
   logger: Logger;
   /** Adds labels derived from others (the host collector's `group` for a probe's `pid`). */
-  enrich?: ((labels: Map<string, string>) => void) | undefined;
+  enrich?: Enricher | undefined;
   /** Mapper for names starting with `redline_` (the probe's own names), bypassing user rules. */
   passthrough: MapperLike;
 }
@@ -67,6 +81,8 @@ export class StatsdIngest {
   readonly dropped = new Map<string, number>();
   events = 0;
   serviceChecks = 0;
+  /** New set members past --statsd.set-max-members in an interval, not counted. */
+  setMembersDropped = 0;
   mappingDrops = 0;
   cacheHits = 0;
   cacheMisses = 0;
@@ -74,6 +90,7 @@ export class StatsdIngest {
   internalErrors = 0;
 
   private readonly cache: KeyCache;
+  private readonly enricher: Enricher | null;
   private readonly tags: TagParser;
   private readonly scan = new DecimalScan();
   private mapper: MapperLike;
@@ -105,6 +122,7 @@ export class StatsdIngest {
   ) {
     this.mapper = mapper;
     this.cache = new KeyCache(opts.cacheSize);
+    this.enricher = opts.enrich ?? null;
     this.tags = new TagParser(opts.tags);
     for (const r of LINE_ERROR_REASONS) this.lineErrors.set(r, 0);
     for (const r of [...DROP_REASONS, 'mapping_drop', 'illegal_negative_counter']) this.dropped.set(r, 0);
@@ -266,9 +284,14 @@ export class StatsdIngest {
         if (this.vSigned[i] === 1) series.value += v * scale;
         else series.value = v * scale;
         break;
-      case T.SET:
-        series.members!.add(buf.toString('utf8', this.vStart[i]!, this.vEnd[i]!));
+      case T.SET: {
+        // Past the cap a member already seen still counts; a new one is dropped and counted.
+        const members = series.members!;
+        const h = memberHash(buf, this.vStart[i]!, this.vEnd[i]!);
+        if (members.size < this.store.setMaxMembers || members.has(h)) members.add(h);
+        else this.setMembersDropped++;
         break;
+      }
       default: {
         const rate = this.vRate[i]!;
         // statsd_exporter observes a sampled value int(1/rate) times; a weight does the same in O(1).
@@ -435,7 +458,9 @@ export class StatsdIngest {
     );
     if (slot >= 0) {
       const e = cache.at(slot);
+      const unenriched = e.enrichGeneration !== -1 && e.enrichGeneration !== this.enricher!.generation;
       const stale =
+        unenriched ||
         (e.series !== null && e.series.dead) ||
         (e.refusal !== null && e.refusal !== 'mapping_drop' && e.refusal !== 'illegal_negative_counter' && e.generation !== this.store.generation);
       if (!stale) {
@@ -446,12 +471,23 @@ export class StatsdIngest {
       this.cacheMisses++;
       const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
       if (fresh !== null) cache.replace(slot, fresh);
+      if (unenriched && fresh !== null) this.moveSeries(e.series, fresh.series);
       return fresh;
     }
     this.cacheMisses++;
     const fresh = this.resolve(buf, s, nameEnd, t, nameHash, nameHash2);
     if (fresh !== null) cache.insert(slot, h, fresh);
     return fresh;
+  }
+
+  /**
+   * A key's series gained a label (its pid's `group`): the old series goes now rather than at its
+   * TTL, and a counter's total so far moves with it, so no count is lost or shown twice.
+   */
+  private moveSeries(from: Series | null, to: Series | null): void {
+    if (from === null || to === null || from === to || from.dead) return;
+    if (from.family.type === 'counter' && to.family.type === 'counter') to.value += from.value;
+    this.store.retireStatsdSeries(from);
   }
 
   private resolve(buf: Buffer, s: number, nameEnd: number, t: number, nameHash: number, nameHash2: number): CacheEntry | null {
@@ -489,6 +525,7 @@ export class StatsdIngest {
     let series: Series | null = null;
     let refusal: Refusal | null = null;
     let scale = m.scale;
+    let enrichGeneration = -1;
     if (m.action === 'drop') {
       refusal = 'mapping_drop';
     } else if (t === T.COUNTER && scale < 0) {
@@ -498,7 +535,10 @@ export class StatsdIngest {
       for (const [k, v] of Object.entries(m.labels)) {
         if (!m.honorLabels || !labels.has(k)) labels.set(k, v);
       }
-      this.opts.enrich?.(labels);
+      if (this.enricher !== null) {
+        const gen = this.enricher.generation;
+        if (this.enricher.enrich(labels)) enrichGeneration = gen;
+      }
       const labelNames = [...labels.keys()].sort();
       const type: MetricType =
         t === T.COUNTER ? 'counter' : t === T.GAUGE || t === T.SET ? 'gauge' : m.observerType;
@@ -533,6 +573,23 @@ export class StatsdIngest {
       scale,
       refusal,
       store.generation,
+      enrichGeneration,
     );
   }
+}
+
+/**
+ * A set member's identity: two independent 32-bit hashes of its bytes folded into 53 bits (a
+ * double holds it exactly). Two members of one interval collide with odds ~n²/2⁵⁴ (5·10⁻⁷ at
+ * 100,000 members); keeping the strings instead let one set series hold 400 MB.
+ */
+export function memberHash(buf: Buffer, s: number, e: number): number {
+  let h = Hash.FNV_OFFSET;
+  let h2 = Hash.H2_SEED;
+  for (let i = s; i < e; i++) {
+    const c = buf[i]!;
+    h = Math.imul(h ^ c, Hash.FNV_PRIME);
+    h2 = Math.imul(((h2 << 5) | (h2 >>> 27)) ^ c, Hash.H2_PRIME);
+  }
+  return (h >>> 0) * 2097152 + (h2 >>> 11);
 }

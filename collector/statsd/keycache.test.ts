@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CacheEntry, KeyCache, keyHash } from './keycache.js';
 
 function entry(type: number, nameHash: number, tagHash = 0): CacheEntry {
-  return new CacheEntry(type, 4, nameHash, nameHash ^ 1, tagHash === 0 ? -1 : 3, tagHash, tagHash ^ 1, -1, 0, 0, null, 1, 'mapping_drop', 0);
+  return new CacheEntry(type, 4, nameHash, nameHash ^ 1, tagHash === 0 ? -1 : 3, tagHash, tagHash ^ 1, -1, 0, 0, null, 1, 'mapping_drop', 0, -1);
 }
 function find(c: KeyCache, e: CacheEntry): number {
   return c.find(keyHash(e.nameHash, e.type, e.tagHash, e.contHash), e.type, e.nameLen, e.nameHash, e.nameHash2, e.tagLen, e.tagHash, e.tagHash2, e.contLen, e.contHash, e.contHash2);
@@ -32,8 +32,8 @@ describe('raw-key cache', () => {
   it('keeps colliding table hashes apart (linear probing)', () => {
     const c = new KeyCache(10);
     // Same table hash, different second hash: two keys, two slots.
-    const a = new CacheEntry(0, 4, 5, 100, -1, 0, 0, -1, 0, 0, null, 1, null, 0);
-    const b = new CacheEntry(0, 4, 5, 200, -1, 0, 0, -1, 0, 0, null, 1, null, 0);
+    const a = new CacheEntry(0, 4, 5, 100, -1, 0, 0, -1, 0, 0, null, 1, null, 0, -1);
+    const b = new CacheEntry(0, 4, 5, 200, -1, 0, 0, -1, 0, 0, null, 1, null, 0, -1);
     put(c, a);
     put(c, b);
     expect(c.at(find(c, a))).toBe(a);

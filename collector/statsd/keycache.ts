@@ -47,6 +47,11 @@ export class CacheEntry {
     readonly refusal: Refusal | null,
     /** For refusals: the store generation they were decided in (they are re-tried after it moves). */
     readonly generation: number,
+    /**
+     * -1 when the labels are final; else the enricher's generation when they were not (a probe's
+     * pid the host collector did not know yet): the key is resolved again once that moves.
+     */
+    readonly enrichGeneration: number,
   ) {}
 }
 

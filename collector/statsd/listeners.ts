@@ -9,6 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import type { StatsdIngest } from './ingest.js';
 import { MAX_LINE_BYTES } from './ingest.js';
+import { LineAssembler } from './lines.js';
 import type { Logger } from '../../core/log.js';
 
 export interface ListenAddress {
@@ -35,6 +36,12 @@ export class TransportStats {
   tcpConnections = 0;
   tcpOpen = 0;
   tcpErrors = 0;
+  /** Connections closed at once because --statsd.tcp-max-connections were open. */
+  tcpRefused = 0;
+  /** Connections closed after --statsd.tcp-idle-timeout without a byte. */
+  tcpIdleClosed = 0;
+  /** The connection cap in force (resolved from the fd limit when the flag is 0). */
+  tcpMaxConnections = 0;
   udpRecvBufferBytes = 0;
   relayedPackets = 0;
 }
@@ -112,56 +119,63 @@ export async function listenUdp(
   };
 }
 
+export interface TcpLimits {
+  /** Open connections at most; past it a new one is closed at once and counted. 0: from the fd limit. */
+  maxConnections: number;
+  /** A connection that sends nothing for this long is closed and counted; 0: never. */
+  idleTimeoutMs: number;
+}
+
 /**
- * TCP: each connection's bytes are cut at the last newline; complete lines go to the ingest in
- * one call, the rest waits for the next chunk. A line longer than 64 KiB is counted as
- * `line_too_long` and skipped up to its newline; the connection stays open.
+ * The connection cap when none is given: half the soft limit on open files (the other half is
+ * for HTTP, OTLP, /proc reads and the rest), between 64 and 4096; 512 where the limit cannot be
+ * read. An agent that runs out of descriptors cannot even answer /metrics.
+ */
+export function defaultTcpMaxConnections(limitsFile = '/proc/self/limits'): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync(limitsFile, 'utf8'));
+    if (m) return m[1] === 'unlimited' ? 4096 : Math.min(4096, Math.max(64, Math.floor(Number(m[1]) / 2)));
+  } catch {
+    // Not Linux: the fallback below.
+  }
+  return 512;
+}
+
+/**
+ * TCP: each connection's bytes are cut into lines (lines.ts, linear in the bytes whatever the
+ * chunking). A line longer than 64 KiB is counted as `line_too_long` and skipped up to its
+ * newline; the connection stays open. Connections are capped and closed when idle, both counted.
  */
 export async function listenTcp(
   addr: ListenAddress,
   ingest: StatsdIngest,
   stats: TransportStats,
   logger: Logger,
+  limits: TcpLimits = { maxConnections: 0, idleTimeoutMs: 0 },
 ): Promise<Listener & { port: number }> {
   const sockets = new Set<net.Socket>();
+  const cap = limits.maxConnections > 0 ? limits.maxConnections : defaultTcpMaxConnections();
+  stats.tcpMaxConnections = cap;
+  const sink = (buf: Buffer, start: number, end: number): void => ingest.handle(buf, start, end);
+  const tooLong = (): void => ingest.rejectTooLong();
   const server = net.createServer((conn) => {
     stats.tcpConnections++;
     stats.tcpOpen++;
     sockets.add(conn);
-    let pending: Buffer | null = null;
-    let skipping = false;
+    const lines = new LineAssembler(MAX_LINE_BYTES, sink, tooLong);
     conn.on('data', (chunk: Buffer) => {
       stats.tcpPackets++;
-      let buf = chunk;
-      let start = 0;
-      if (skipping) {
-        const nl = buf.indexOf(10);
-        if (nl === -1) return;
-        skipping = false;
-        start = nl + 1;
-      } else if (pending !== null) {
-        buf = Buffer.concat([pending, chunk]);
-        pending = null;
-      }
-      const last = buf.lastIndexOf(10);
-      if (last >= start) {
-        ingest.handle(buf, start, last + 1);
-        start = last + 1;
-      }
-      if (start < buf.length) {
-        if (buf.length - start > MAX_LINE_BYTES) {
-          ingest.rejectTooLong();
-          skipping = true;
-        } else {
-          pending = Buffer.from(buf.subarray(start));
-        }
-      }
+      lines.push(chunk);
     });
-    conn.on('end', () => {
-      // A last line without a newline still counts (clients that close right after writing).
-      if (pending !== null && !skipping) ingest.handle(pending);
-      pending = null;
-    });
+    // A last line without a newline still counts (clients that close right after writing).
+    conn.on('end', () => lines.end());
+    if (limits.idleTimeoutMs > 0) {
+      conn.setTimeout(limits.idleTimeoutMs, () => {
+        stats.tcpIdleClosed++;
+        logger.rateLimited('tcp_idle_timeout', 'closed an idle statsd TCP connection', { idle_timeout_ms: limits.idleTimeoutMs });
+        conn.destroy();
+      });
+    }
     conn.on('error', (err) => {
       stats.tcpErrors++;
       logger.rateLimited('tcp_connection_error', 'TCP connection error', { error: err.message });
@@ -171,6 +185,13 @@ export async function listenTcp(
       sockets.delete(conn);
     });
   });
+  // Past the cap Node accepts and closes at once ('drop'): the listen queue does not fill with
+  // connections nobody reads, and the descriptors stay free for HTTP.
+  server.maxConnections = cap;
+  server.on('drop', () => {
+    stats.tcpRefused++;
+    logger.rateLimited('tcp_connection_limit', 'refused a statsd TCP connection: --statsd.tcp-max-connections are open', { max_connections: cap });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(bindError(`TCP ${addr.host}:${addr.port}`, err)));
     server.listen(addr.port, addr.host, 511, () => resolve());
@@ -178,7 +199,7 @@ export async function listenTcp(
   server.on('error', (err) => logger.error('TCP server error', { error: err.message }));
   const port = (server.address() as net.AddressInfo).port;
   return {
-    description: `tcp ${addr.host}:${port}`,
+    description: `tcp ${addr.host}:${port} (at most ${cap} connections${limits.idleTimeoutMs > 0 ? `, idle ones closed after ${limits.idleTimeoutMs / 1000} s` : ''})`,
     port,
     close: () =>
       new Promise<void>((resolve) => {

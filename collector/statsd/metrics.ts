@@ -134,6 +134,30 @@ export const STATSD_TCP_ERRORS = ownFamily({
   type: 'counter',
   labelNames: [],
 });
+export const STATSD_TCP_REFUSED = ownFamily({
+  name: 'redline_statsd_tcp_connections_refused_total',
+  help: 'TCP connections closed on arrival because --statsd.tcp-max-connections were open.',
+  type: 'counter',
+  labelNames: [],
+});
+export const STATSD_TCP_IDLE_CLOSED = ownFamily({
+  name: 'redline_statsd_tcp_idle_timeouts_total',
+  help: 'TCP connections closed after sending nothing for --statsd.tcp-idle-timeout.',
+  type: 'counter',
+  labelNames: [],
+});
+export const STATSD_TCP_MAX = ownFamily({
+  name: 'redline_statsd_tcp_max_connections',
+  help: 'The cap on open statsd TCP connections (--statsd.tcp-max-connections, or half the open-files limit).',
+  type: 'gauge',
+  labelNames: [],
+});
+export const STATSD_SET_MEMBERS_DROPPED = ownFamily({
+  name: 'redline_statsd_set_members_dropped_total',
+  help: 'New members of a statsd set past --statsd.set-max-members in one interval, left uncounted (the set then reads at least the cap).',
+  type: 'counter',
+  labelNames: [],
+});
 export const STATSD_UDP_RCVBUF = ownFamily({
   name: 'redline_statsd_udp_receive_buffer_bytes',
   help: 'Effective UDP receive buffer size reported by the kernel.',
@@ -166,6 +190,10 @@ export const STATSD_FAMILIES: readonly OwnFamilyDef[] = [
   STATSD_TCP_CONNECTIONS,
   STATSD_TCP_OPEN,
   STATSD_TCP_ERRORS,
+  STATSD_TCP_REFUSED,
+  STATSD_TCP_IDLE_CLOSED,
+  STATSD_TCP_MAX,
+  STATSD_SET_MEMBERS_DROPPED,
   STATSD_UDP_RCVBUF,
   STATSD_RELAYED,
 ];
@@ -189,6 +217,10 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
   const tcpConns = store.register(STATSD_TCP_CONNECTIONS);
   const tcpOpen = store.register(STATSD_TCP_OPEN);
   const tcpErrors = store.register(STATSD_TCP_ERRORS);
+  const tcpRefused = store.register(STATSD_TCP_REFUSED);
+  const tcpIdle = store.register(STATSD_TCP_IDLE_CLOSED);
+  const tcpMax = store.register(STATSD_TCP_MAX);
+  const setDropped = store.register(STATSD_SET_MEMBERS_DROPPED);
   const rcvbuf = store.register(STATSD_UDP_RCVBUF);
   const relayed = store.register(STATSD_RELAYED);
 
@@ -216,6 +248,10 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     tcpConns.set([], transport.tcpConnections);
     tcpOpen.set([], transport.tcpOpen);
     tcpErrors.set([], transport.tcpErrors);
+    tcpRefused.set([], transport.tcpRefused);
+    tcpIdle.set([], transport.tcpIdleClosed);
+    tcpMax.set([], transport.tcpMaxConnections);
+    setDropped.set([], ingest.setMembersDropped);
     rcvbuf.set([], transport.udpRecvBufferBytes);
     relayed.set([], transport.relayedPackets);
   });

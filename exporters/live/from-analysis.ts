@@ -13,6 +13,8 @@ import type { Knee, Saturated, SeriesInfo, Verdict } from './model.js';
 export interface AnalysisFeed {
   onTick(fn: () => void): () => void;
   snapshot(sinceSeconds?: number): AnalysisSnapshot;
+  /** Steps and knee over the whole history, computed once per tick for every reader. */
+  stepsAndKnee(): Pick<AnalysisSnapshot, 'steps' | 'knee'>;
   readonly verdict: AnalysisVerdict;
   readonly lastTickSeconds: number;
   readonly history: { toJSON(sinceSeconds?: number): HistoryData; readonly intervalSeconds: number };
@@ -51,7 +53,7 @@ export function verdictOf(v: AnalysisVerdict, ratioNow: (id: string) => number |
 }
 
 /** The stage's ramp steps and knee, for the knee charts. */
-export function kneeOf(s: AnalysisSnapshot): Knee[] {
+export function kneeOf(s: Pick<AnalysisSnapshot, 'steps' | 'knee'>): Knee[] {
   const steps = s.steps.map((st) => ({
     load: st.load,
     loadUnit: st.loadKind === 'active_users' ? ('users' as const) : ('processes' as const),

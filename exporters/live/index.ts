@@ -17,7 +17,7 @@ export { createLiveApp, RANGES } from './server.js';
 export { Sampler, histogramQuantile } from './sampler.js';
 export type { IntakeCounters } from './sampler.js';
 export type { AnalysisFeed } from './from-analysis.js';
-export type { About, Knee, KneeStep, LiveSnapshot, LiveTick, PanelKind, RunInfo, Saturated, SeriesInfo, Unit, Verdict, VerdictState } from './model.js';
+export type { About, EmptyGroup, Knee, KneeStep, LiveSnapshot, LiveTick, PanelKind, RunInfo, Saturated, SeriesInfo, Unit, Verdict, VerdictState } from './model.js';
 
 export interface LiveViewHandle {
   view: LiveView;
@@ -27,12 +27,23 @@ export interface LiveViewHandle {
   stop(): void;
 }
 
-export function startLiveView(opts: { store: Store; analysis: AnalysisFeed; intake?: () => IntakeCounters; about: () => About; telemetryPath: string }): LiveViewHandle {
+export interface StartLiveViewOptions {
+  store: Store;
+  analysis: AnalysisFeed;
+  intake?: () => IntakeCounters;
+  /** Declared process groups that match no process (the host collector's `emptyGroups()`). */
+  emptyGroups?: () => readonly string[];
+  about: () => About;
+  telemetryPath: string;
+}
+
+export function startLiveView(opts: StartLiveViewOptions): LiveViewHandle {
   const view = new LiveView({
     store: opts.store,
     about: opts.about,
     analysis: opts.analysis,
     ...(opts.intake ? { intake: opts.intake } : {}),
+    ...(opts.emptyGroups ? { emptyGroups: opts.emptyGroups } : {}),
   });
   const app = createLiveApp({
     live: view,

@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Store, OwnMetric } from '../../core/store.js';
 import { History } from './history.js';
-import type { About, LiveSnapshot, LiveTick } from './model.js';
+import type { About, EmptyGroup, LiveSnapshot, LiveTick } from './model.js';
 import { Sampler, type IntakeCounters } from './sampler.js';
 import { kneeOf, latestRatios, verdictOf, type AnalysisFeed } from './from-analysis.js';
 
@@ -19,10 +19,17 @@ export interface LiveOptions {
   about: () => About;
   /** The analysis stage: the view ticks after each of its ticks and draws its ratios, verdict and knee. */
   analysis: AnalysisFeed;
+  /** Declared process groups that match no process (the host collector's `emptyGroups()`), read once a tick. */
+  emptyGroups?: () => readonly string[];
   /** Rows of history kept (one per tick). */
   historyRows?: number;
   maxViewers?: number;
   maxSeries?: number;
+  /**
+   * Ask the stage for steps and knee every this many ticks (fixed). By default every 5 ticks or
+   * more, so that it costs at most ~1 % of a core: that interval depends on the machine's speed.
+   */
+  kneeEveryTicks?: number;
   /** Per-viewer socket buffer past which a viewer that does not read is dropped. */
   maxBufferedBytes?: number;
   now?: () => number;
@@ -39,6 +46,11 @@ export class LiveView {
   private last: LiveTick | null = null;
   private unsubscribe: (() => void) | null = null;
   private knees: LiveTick['knees'] = [];
+  /** Empty declared groups, with when this view first saw each empty. */
+  private readonly emptySince = new Map<string, number>();
+  private empty: EmptyGroup[] = [];
+  /** Snapshot bodies of this tick by range: viewers that load the page in the same second share one. */
+  private readonly snapshots = new Map<string, string>();
   /** Ticks until the knee is asked of the analysis stage again, and the gap it earned. */
   private kneeIn = 0;
   private kneeEvery = 5;
@@ -83,6 +95,11 @@ export class LiveView {
     this.viewersGauge.set([], 0);
   }
 
+  /** Agent facts for the page's corner. */
+  about(): About {
+    return this.opts.about();
+  }
+
   get viewerCount(): number {
     return this.viewers.size;
   }
@@ -97,26 +114,49 @@ export class LiveView {
     const values = s.sample(t);
     for (const r of latestRatios(a)) s.set(r.id, r.info, r.value);
     s.verdict = verdictOf(a.verdict, (id) => s.valueOf(id));
-    if (this.kneeIn-- <= 0) {
+    if (this.kneeIn-- <= 1) {
       // Steps and knee come from the stage's whole history: asked for every few ticks, less often
       // when that costs more (at most ~1 % of a core).
       const k0 = process.hrtime.bigint();
-      this.knees = kneeOf(a.snapshot());
+      this.knees = kneeOf(a.stepsAndKnee());
       const ms = Number(process.hrtime.bigint() - k0) / 1e6;
-      this.kneeEvery = Math.max(5, Math.ceil((ms * 100) / this.tickMs));
+      this.kneeEvery = this.opts.kneeEveryTicks ?? Math.max(5, Math.ceil((ms * 100) / this.tickMs));
       this.kneeIn = this.kneeEvery;
     }
     this.history.push(t, values);
+    this.readEmptyGroups(t);
+    this.snapshots.clear();
     const tick: LiveTick = {
       catalogVersion: s.catalogVersion,
       t,
       values,
       verdict: s.verdict,
       knees: this.knees,
+      emptyGroups: this.empty,
     };
     this.last = tick;
     if (this.viewers.size > 0) this.broadcast(`data: ${JSON.stringify(tick)}\n\n`);
     this.tickSeconds.inc([], Number(process.hrtime.bigint() - start) / 1e9);
+  }
+
+  private readEmptyGroups(t: number): void {
+    const now = new Set(this.opts.emptyGroups?.() ?? []);
+    for (const g of this.emptySince.keys()) if (!now.has(g)) this.emptySince.delete(g);
+    for (const g of now) if (!this.emptySince.has(g)) this.emptySince.set(g, t);
+    this.empty = [...this.emptySince].map(([group, sinceMs]) => ({ group, sinceMs }));
+  }
+
+  /**
+   * The snapshot of a named range as a JSON body, serialised at most once per tick and range:
+   * fifty viewers opening the page in the same second cost one slice of the history.
+   */
+  snapshotJson(range: string, rangeSeconds: number | null): string {
+    let body = this.snapshots.get(range);
+    if (body === undefined) {
+      body = JSON.stringify(this.snapshot(rangeSeconds));
+      this.snapshots.set(range, body);
+    }
+    return body;
   }
 
   /** The state of the view over the last `rangeSeconds` (the whole history when null). */
@@ -136,6 +176,7 @@ export class LiveView {
       values: slice.values,
       verdict: this.last?.verdict ?? s.verdict,
       knees: this.last?.knees ?? [],
+      emptyGroups: this.empty,
       stepSeconds: slice.stepSeconds,
       about: this.opts.about(),
     };

@@ -86,6 +86,13 @@ export interface RunInfo {
   run: string;
 }
 
+/** A declared process group that matches no process: the page shows a banner for each. */
+export interface EmptyGroup {
+  group: string;
+  /** Epoch milliseconds since which the live view has seen it empty (the agent's start, or when it was declared). */
+  sinceMs: number;
+}
+
 /** `GET /api/v1/live?range=…`: everything the page needs to draw from scratch. */
 export interface LiveSnapshot {
   /** Moves whenever a series is added: the page re-fetches the snapshot when it sees a new one. */
@@ -98,6 +105,7 @@ export interface LiveSnapshot {
   values: (number | null)[][];
   verdict: Verdict;
   knees: Knee[];
+  emptyGroups: EmptyGroup[];
   /** Seconds one point stands for (1 unless a long range was thinned). */
   stepSeconds: number;
   /** Agent facts for the corner: version, listeners, links. */
@@ -118,4 +126,5 @@ export interface LiveTick {
   values: (number | null)[];
   verdict: Verdict;
   knees: Knee[];
+  emptyGroups: EmptyGroup[];
 }

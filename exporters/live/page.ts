@@ -56,6 +56,7 @@ export function renderPage(about: About, telemetryPath: string): string {
   <span class="verdict-text">Waiting for the first second of data…</span>
   <span class="verdict-onset"></span>
 </section>
+<section id="empty-groups" class="empty-groups" role="status" aria-live="polite" hidden></section>
 <main id="panels" tabindex="-1">
   <noscript>The live view needs JavaScript; the metrics are at <a href="${p}">${p}</a>.</noscript>
 </main>

@@ -49,7 +49,7 @@ export function createLiveApp(opts: LiveAppOptions): express.Express {
   app.use(security);
 
   app.get('/', (_req, res) => {
-    res.type('html').send(renderPage(opts.live.snapshot(null).about, opts.telemetryPath));
+    res.type('html').send(renderPage(opts.live.about(), opts.telemetryPath));
   });
   app.get('/favicon.ico', (_req, res) => {
     res.type('image/svg+xml').sendFile(path.join(ASSETS_DIR, 'favicon.svg'));
@@ -73,7 +73,7 @@ export function createLiveApp(opts: LiveAppOptions): express.Express {
       return;
     }
     res.setHeader('cache-control', 'no-store');
-    res.json(opts.live.snapshot(RANGES[r]!));
+    res.type('json').send(opts.live.snapshotJson(r, RANGES[r]!));
   });
   app.get('/api/v1/live/events', (req, res) => {
     if (!opts.live.addViewer(res)) {

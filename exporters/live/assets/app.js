@@ -14,6 +14,7 @@
     byId: new Map(),
     verdict: null,
     knees: [],
+    emptyGroups: [],
     es: null,
     refetching: false,
     pendingRefetch: false,
@@ -78,6 +79,7 @@
       state.cols = snap.values;
       state.verdict = snap.verdict;
       state.knees = snap.knees;
+      state.emptyGroups = snap.emptyGroups || [];
       build();
     } catch (err) {
       setUpdated('cannot read the agent: ' + err.message);
@@ -124,7 +126,9 @@
     }
     state.verdict = tick.verdict;
     state.knees = tick.knees;
+    state.emptyGroups = tick.emptyGroups || [];
     renderVerdict();
+    renderEmptyGroups();
     for (const ch of state.charts) ch.dirty = true;
     scheduleDraw();
     setUpdated('updated ' + clock(tick.t));
@@ -170,6 +174,39 @@
     el.dataset.resource = first ? first.resource : '';
   }
 
+  /** One line per declared group that matches no process: its charts would stay empty without a word. */
+  function renderEmptyGroups() {
+    const el = document.getElementById('empty-groups');
+    const list = state.emptyGroups;
+    const key = list.map((g) => g.group).join('\n');
+    if (list.length === 0) {
+      el.hidden = true;
+      el.replaceChildren();
+      el.dataset.groups = '';
+      return;
+    }
+    el.hidden = false;
+    if (el.dataset.groups !== key) {
+      el.dataset.groups = key;
+      el.replaceChildren(
+        ...list.map((g) => {
+          const p = document.createElement('p');
+          p.className = 'empty-group';
+          p.dataset.group = g.group;
+          const b = document.createElement('b');
+          b.textContent = g.group;
+          p.append('group ', b, ' matches no process ', document.createElement('span'));
+          return p;
+        }),
+      );
+    }
+    const now = Date.now();
+    for (const p of el.querySelectorAll('p.empty-group')) {
+      const g = list.find((x) => x.group === p.dataset.group);
+      if (g) p.querySelector('span').textContent = 'for ' + duration(Math.max(0, (now - g.sinceMs) / 1000)) + ' — check its pattern (--sut / --injector NAME=PATTERN, or process_groups in the config)';
+    }
+  }
+
   // ---------------------------------------------------------------- layout
 
   function visibleSeries() {
@@ -197,16 +234,19 @@
     return snap.series.map((s, i) => ({ ...s, col: i })).filter((s) => s.run === undefined || s.run === state.run);
   }
 
+  const ALL_RUNS = 'Steps, knee, saturation and the verdict are those of every load test on this agent together: the analysis does not split them by env/run.';
+
   function section(parent, title, note) {
     const s = document.createElement('section');
     s.className = 'panel-group';
     const h = document.createElement('h2');
     h.textContent = title;
     s.append(h);
-    if (note) {
+    for (const n of Array.isArray(note) ? note : [note]) {
+      if (!n) continue;
       const p = document.createElement('p');
-      p.className = 'note';
-      p.textContent = note;
+      p.className = n === ALL_RUNS ? 'note all-runs' : 'note';
+      p.textContent = n;
       s.append(p);
     }
     parent.append(s);
@@ -244,17 +284,19 @@
       }
       return m;
     };
+    // With several load tests on one agent, say which parts the picker does not split.
+    const allRuns = state.snap.runs.length > 1 ? ALL_RUNS : null;
     const sut = groups('saturation');
     if (sut.size === 0) {
       section(main, 'SUT saturation', 'No system-under-test group yet: start the agent with --sut NAME=PATTERN (or process_groups in the config).');
     }
     for (const [group, list] of sut) {
-      const grid = section(main, 'SUT saturation: ' + group, 'Each signal as a share of its limit (solid line at 100 %), the verdict threshold dashed, the load in grey.');
+      const grid = section(main, 'SUT saturation: ' + group, ['Each signal as a share of its limit (solid line at 100 %), the verdict threshold dashed, the load in grey.', allRuns]);
       grid.classList.add('small');
       for (const s of list) ratioChart(grid, s, loadRef);
     }
 
-    const kneeGrid = section(main, 'The knee: throughput and latency against the load');
+    const kneeGrid = section(main, 'The knee: throughput and latency against the load', allRuns);
     kneeChart(kneeGrid, 'knee.throughput', 'Achieved throughput against the load', 'req/s');
     kneeChart(kneeGrid, 'knee.latency', 'p95 latency against the load', 'seconds');
 
@@ -270,6 +312,7 @@
     timeChart(intake, 'intake', 'Statsd lines received, rejected and dropped', of('intake'), { min: 0 });
 
     renderVerdict();
+    renderEmptyGroups();
     observe();
     scheduleDraw();
   }
@@ -344,8 +387,14 @@
     };
   }
 
+  /** Time ticks on the 24-hour clock the verdict line uses: seconds only when ticks are under a minute apart. */
+  function timeTicks(u, splits, axisIdx, space, incr) {
+    const opts = incr < 60 ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', hour12: false };
+    return splits.map((v) => (v === null ? '' : new Date(v * 1000).toLocaleTimeString([], opts)));
+  }
+
   function timeAxis(b) {
-    return { stroke: b.ink, grid: { stroke: b.grid, width: 1 }, ticks: { stroke: b.grid }, font: b.axisFont, labelFont: b.labelFont, label: 'time', labelSize: Math.round(fontPx() * 1.2) };
+    return { stroke: b.ink, grid: { stroke: b.grid, width: 1 }, ticks: { stroke: b.grid }, font: b.axisFont, labelFont: b.labelFont, label: 'time', labelSize: Math.round(fontPx() * 1.2), values: timeTicks };
   }
 
   function colorize(list) {
@@ -500,7 +549,12 @@
               ctx.lineTo(x, u.bbox.top + u.bbox.height);
               ctx.stroke();
               ctx.font = Math.round(fontPx() * 0.8 * devicePixelRatio) + 'px system-ui, sans-serif';
-              ctx.fillText('knee', x + 4 * devicePixelRatio, u.bbox.top + fontPx() * devicePixelRatio);
+              // At the foot of the line (the knee's own point is high: throughput flat, latency up),
+              // right of it, or left when there is no room past it.
+              const w = ctx.measureText('knee').width;
+              const pad = 4 * devicePixelRatio;
+              const tx = x + pad + w > u.bbox.left + u.bbox.width ? x - pad - w : x + pad;
+              ctx.fillText('knee', tx, u.bbox.top + u.bbox.height - pad);
               ctx.restore();
             },
           },
@@ -641,7 +695,10 @@
     build();
   });
   // Ages in the verdict line move even between ticks.
-  setInterval(renderVerdict, 1000);
+  setInterval(() => {
+    renderVerdict();
+    renderEmptyGroups();
+  }, 1000);
 
   void fetchSnapshot().then(connect);
 })();

@@ -1,0 +1,66 @@
+/**
+ * A real Prometheus (Debian's /usr/bin/prometheus) for end-to-end tests: scrapes the given
+ * targets with the given rule files, on a free 127.0.0.1 port, its data in the caller's temp dir.
+ * Stopped by PID like every process of ./process.js (`stop()` or `stopAll()`).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from './net.js';
+import { start, type Proc } from './process.js';
+import { waitFor } from './wait.js';
+
+export const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
+
+export interface PrometheusOptions {
+  /** A directory of the test's own; config, rules and data go there. */
+  dir: string;
+  /** host:port of each target, all in one job `redline` (honor_labels, like the shipped config). */
+  targets: string[];
+  /** Target labels (env, run). */
+  labels: Record<string, string>;
+  /** Rule files' contents (YAML), written into `dir`. */
+  rules: string[];
+  scrapeInterval?: string;
+  evaluationInterval?: string;
+}
+
+export interface PrometheusServer {
+  proc: Proc;
+  url: string;
+  /** GET an /api/v1 endpoint; throws unless Prometheus answers `success`. */
+  get<T>(api: string, params?: Record<string, string>): Promise<T>;
+}
+
+export async function startPrometheus(opts: PrometheusOptions): Promise<PrometheusServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const ruleFiles = opts.rules.map((r, i) => {
+    const file = path.join(opts.dir, `rules-${i}.yml`);
+    fs.writeFileSync(file, r);
+    return file;
+  });
+  const interval = opts.scrapeInterval ?? '1s';
+  fs.writeFileSync(
+    path.join(opts.dir, 'prometheus.yml'),
+    stringify({
+      global: { scrape_interval: interval, evaluation_interval: opts.evaluationInterval ?? interval },
+      rule_files: ruleFiles,
+      scrape_configs: [{ job_name: 'redline', honor_labels: true, scrape_interval: interval, scrape_timeout: interval, static_configs: [{ targets: opts.targets, labels: opts.labels }] }],
+    }),
+  );
+  const proc = start(PROMETHEUS, [
+    `--config.file=${path.join(opts.dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${path.join(opts.dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ]);
+  await waitFor(() => fetch(`${url}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'Prometheus ready' });
+  const get = async <T>(api: string, params: Record<string, string> = {}): Promise<T> => {
+    const res = await fetch(`${url}${api}?${new URLSearchParams(params).toString()}`);
+    const body = (await res.json()) as { status: string; data: T; error?: string };
+    if (body.status !== 'success') throw new Error(`${api} ${JSON.stringify(params)}: ${body.error ?? res.status}`);
+    return body.data;
+  };
+  return { proc, url, get };
+}

@@ -77,15 +77,20 @@ describe('redline demo', () => {
   let promDir = '';
   let prometheus: Proc | undefined;
   let promPort = 0;
-  let agentPort = 0;
+  /** The agent port Prometheus scrapes: a file_sd target, rewritten when a port has to be chosen again. */
+  const target = async (): Promise<number> => {
+    const port = await freePort();
+    fs.writeFileSync(path.join(promDir, 'targets.json'), JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { env: 'demo' } }]));
+    return port;
+  };
 
   beforeAll(async () => {
     promDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-demo-prom-'));
     promPort = await freePort();
-    agentPort = await freePort();
+    await target();
     fs.writeFileSync(
       path.join(promDir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: redline\n    static_configs:\n      - targets: ['127.0.0.1:${agentPort}']\n        labels: { env: demo }\n`,
+      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: redline\n    file_sd_configs:\n      - files: ['${path.join(promDir, 'targets.json')}']\n        refresh_interval: 1s\n`,
     );
     prometheus = start(PROMETHEUS, [`--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn']);
     await waitFor(() => fetch(`http://127.0.0.1:${promPort}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, what: 'Prometheus ready' });
@@ -98,7 +103,16 @@ describe('redline demo', () => {
 
   it('--bottleneck cpu: the service main thread gives out, and Prometheus sees the ramp on the overview dashboard', async () => {
     const started = Date.now() / 1000;
-    const res = await demo('cpu', [`--port=${agentPort}`]);
+    // A free port may be taken by another process before the demo binds it: the demo refuses
+    // it (exit 2, naming it) and the test picks another, a bounded number of times.
+    let out: Awaited<ReturnType<typeof runDemo>> | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = attempt === 0 ? Number(/:(\d+)/.exec(fs.readFileSync(path.join(promDir, 'targets.json'), 'utf8'))![1]) : await target();
+      out = await runDemo(['--json', '--bottleneck=cpu', `--steps=${STEPS}`, `--step-seconds=${STEP_SECONDS}`, `--rate=${RATE}`, `--port=${port}`]);
+      if (!(out.code === 2 && out.stderr.includes('is already in use'))) break;
+    }
+    expect(out!.code, out!.stderr).toBe(0);
+    const res = JSON.parse(out!.stdout) as DemoJson;
     expectRamp(res);
     expect(res.verdict.limit).toMatch(/^(sut|both)$/);
     expect(res.verdict.group).toBe('demo-sut');

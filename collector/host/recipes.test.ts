@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseGroupFlag } from './groups.js';
+import { isLauncher } from './classify.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOCS = ['README.md', 'docs/host-metrics.md', 'docs/probe.md', 'docs/live.md'];
@@ -37,5 +38,17 @@ describe('documented recipes', () => {
       // And not the agent's own launcher or an editor on the file.
       expect(g.cmdline!.every((re) => re.test('vim server.js')), `${file}: ${flag}`).toBe(false);
     }
+  });
+});
+
+describe('launchers (npm start, sh -c) are not matched by the command line they pass on', () => {
+  it('knows shells running -c scripts and package runners, not programs or shell scripts', () => {
+    expect(isLauncher('sh', 'sh -c node server.js --tag=x')).toBe(true);
+    expect(isLauncher('bash', 'bash -ec cd /srv && node server.js')).toBe(true);
+    expect(isLauncher('npm start --tag', 'npm start --tag=x')).toBe(true);
+    expect(isLauncher('npx', 'npx redline --sut api=node .*server\\.js')).toBe(true);
+    expect(isLauncher('node', 'node server.js -c config.json')).toBe(false);
+    expect(isLauncher('bash', 'bash ./run-server.sh --tag=x')).toBe(false);
+    expect(isLauncher('npmd', 'npmd serve')).toBe(false);
   });
 });

@@ -39,6 +39,8 @@ export const INPUTS = {
   latency: 'loadtest_request_duration_seconds',
   activeUsers: 'loadtest_active_users',
   offeredRate: 'loadtest_offered_rate',
+  /** Connects that took ≥ 0.9 s: a SYN was dropped and retried (a full accept queue, seen by the clients). */
+  slowConnects: 'loadtest_slow_connects_total',
   scenarios: 'loadtest_scenarios_total',
   k6Dropped: 'k6_dropped_iterations_total',
   k6Iterations: 'k6_iterations_total',

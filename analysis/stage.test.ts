@@ -26,6 +26,7 @@ class Ramp {
   readonly requests = this.store.counter('loadtest_requests_total', 'x', ['scenario']);
   readonly errors = this.store.counter('loadtest_errors_total', 'x', ['scenario']);
   readonly offered = this.store.gauge('loadtest_offered_rate', 'x', ['scenario']);
+  readonly users = this.store.gauge('loadtest_active_users', 'x', ['scenario']);
   readonly latency = this.store.histogram('loadtest_request_duration_seconds', 'x', ['scenario'], BUCKETS);
   readonly analysis: Analysis;
 
@@ -38,9 +39,9 @@ class Ramp {
   }
 
   /** One second at `procs` injector processes, each offering 50 requests/s; the SUT serves at most 150/s. */
-  second(procs: number, opts: { injectorThread?: number; offeredBy?: number } = {}): void {
+  second(procs: number, opts: { injectorThread?: number; offeredBy?: number; served?: number; users?: number } = {}): void {
     const offered = 50 * (opts.offeredBy ?? procs);
-    const served = Math.min(offered, 150);
+    const served = opts.served ?? Math.min(offered, 150);
     const busy = Math.min(1, offered / 160);
     this.count.set(['load', 'injector'], procs);
     this.injectors.set(['load'], procs);
@@ -52,6 +53,7 @@ class Ramp {
     this.elu.set(['api', '7', 'sut', 'api'], busy * 0.95);
     this.lag.set(['api', '7', '0.99', 'sut', 'api'], offered > 150 ? 0.4 : 0.002);
     this.offered.set(['login'], offered);
+    if (opts.users !== undefined) this.users.set(['login'], opts.users);
     this.requests.inc(['login'], served);
     this.errors.inc(['login'], 0);
     const latency = offered > 150 ? 0.4 : 0.008;
@@ -68,6 +70,40 @@ describe('analysis stage on a recorded ramp', () => {
     // gauge arrives before the host collector's tick counts its process.
     for (let procs = 1; procs <= 3; procs++) for (let s = 0; s < 20; s++) r.second(procs, { offeredBy: s >= 17 ? procs + 1 : procs });
     expect(r.analysis.snapshot().steps.map((s) => s.offeredRps)).toEqual([50, 100, 150]);
+  });
+
+  it('steps by injector processes when they move, though the scenarios in flight (active users) change every second', () => {
+    const r = new Ramp();
+    let k = 0;
+    for (let procs = 1; procs <= 3; procs++) for (let s = 0; s < 10; s++) r.second(procs, { users: 3 * procs + (k++ % 5) });
+    expect(r.analysis.snapshot().steps.map((s) => [s.load, s.loadKind])).toEqual([
+      [1, 'injector_processes'],
+      [2, 'injector_processes'],
+      [3, 'injector_processes'],
+    ]);
+    // And from the first step on, before the count has moved.
+    const one = new Ramp();
+    for (let s = 0; s < 10; s++) one.second(1, { users: 3 + (s % 5) });
+    expect(one.analysis.snapshot().steps.map((s) => [s.load, s.loadKind])).toEqual([[1, 'injector_processes']]);
+  });
+
+  it('steps by active users when the process count does not move (one process ramping its virtual users)', () => {
+    const r = new Ramp();
+    for (let users = 10; users <= 30; users += 10) for (let s = 0; s < 10; s++) r.second(1, { users });
+    expect(r.analysis.snapshot().steps.map((s) => [s.load, s.loadKind])).toEqual([
+      [10, 'active_users'],
+      [20, 'active_users'],
+      [30, 'active_users'],
+    ]);
+  });
+
+  it('never reads more achieved than offered when late requests of the step before complete in a step', () => {
+    const r = new Ramp();
+    // Step 2's first 5 s complete step 1's backlog too: 160 requests/s against 100 offered.
+    for (let procs = 1; procs <= 2; procs++) for (let s = 0; s < 20; s++) r.second(procs, { served: procs === 2 && s < 5 ? 160 : 50 * procs });
+    const steps = r.analysis.snapshot().steps;
+    expect(steps.map((s) => s.offeredRps)).toEqual([50, 100]);
+    expect(steps[1]!.achievedRps).toBe(100);
   });
 
   it('serves ratios and the verdict on /metrics and finds the steps, the knee and the first saturated resource', () => {
@@ -101,7 +137,14 @@ describe('analysis stage on a recorded ramp', () => {
     expect(verdictText(snap.verdict, snap.knee, snap.steps)).toBe(
       'Throughput stopped following the load at step 4 (4 injector processes, 150.0 requests/s). The first thing to saturate was busiest thread CPU of api at step 3 (3 injector processes). The injector stayed healthy.',
     );
-    expect(stepTable(snap.steps).split('\n')).toHaveLength(6);
+    const table = stepTable(snap.steps).split('\n');
+    expect(table).toHaveLength(6);
+    // Host CPU (none recorded here) next to the SUT's busiest thread (50/160 of a core at step 1,
+    // all of it from step 4); no listen queue, so no acceptq.
+    const cells = table.map((l) => l.trim().split(/\s{2,}/));
+    expect(cells[0]!.slice(8, 11)).toEqual(['host-cpu', 'sut-cpu', 'acceptq']);
+    expect(cells[1]!.slice(8, 11)).toEqual(['-', '31%', '-']);
+    expect(cells[4]!.slice(8, 11)).toEqual(['-', '100%', '-']);
 
     // The same answer recomputed from the history alone (as from Prometheus).
     const again = snapshotFromHistory(JSON.parse(JSON.stringify(snap.history)));
@@ -177,6 +220,39 @@ describe('analysis stage on a recorded ramp', () => {
     expect(text).toContain('redline_saturation_ratio{group="load",role="injector",resource="schedule"} 1\n');
     expect(text).toContain('redline_saturation_ratio{group="load",role="injector",resource="vus"} 0.96\n');
     expect(a.verdict.injector).toMatchObject({ group: 'load' });
+  });
+
+  it("counts overflows for the sole listening SUT group when its clients' connects are retried, though its queue is never sampled full", () => {
+    const r = new Ramp();
+    const qlen = r.store.gauge('redline_listen_queue_length', 'x', ['group', 'port', 'role']);
+    const qlim = r.store.gauge('redline_listen_queue_limit', 'x', ['group', 'port', 'role']);
+    const overflows = r.store.counter('redline_host_tcp_listen_overflows_total', 'x');
+    const slow = r.store.counter('loadtest_slow_connects_total', 'x', ['scenario']);
+    qlim.set(['api', '8080', 'sut'], 38);
+    const ratio = (): string => /redline_saturation_ratio\{group="api",role="sut",resource="accept_queue"\} (\S+)/.exec(render(r.store, 'text'))?.[1] ?? '';
+    // Waves: the queue fills and drains between samples; overflows in bursts, every other second.
+    for (let s = 0; s < 6; s++) {
+      qlen.set(['api', '8080', 'sut'], 2);
+      overflows.inc([], s % 2 === 0 ? 40 : 0);
+      r.second(1);
+    }
+    // Without the clients' evidence the host-wide overflows are not api's.
+    expect(ratio()).toBe(String(2 / 39));
+    for (let s = 0; s < 12; s++) {
+      overflows.inc([], s % 2 === 0 ? 40 : 0);
+      slow.inc(['login'], s % 3 === 0 ? 5 : 0);
+      r.second(1);
+    }
+    expect(ratio()).toBe('1');
+    expect(r.analysis.verdict.sut).toMatchObject({ group: 'api', resource: 'accept_queue' });
+    // A second SUT group listening: retried connects can no longer be told apart.
+    qlen.set(['db', '5432', 'sut'], 0);
+    qlim.set(['db', '5432', 'sut'], 127);
+    r.count.set(['db', 'sut'], 1);
+    overflows.inc([], 40);
+    slow.inc(['login'], 5);
+    r.second(1);
+    expect(ratio()).toBe(String(2 / 39));
   });
 
   it('refuses bad resource declarations with the file and line', () => {

@@ -380,11 +380,20 @@ export class Analysis {
       else if (hostMem !== null && hostMem > 0) put(g, role, RESOURCES.memory.resource, s.value / hostMem);
     });
 
-    // Accept queue: the worst port's length against its limit; overflows counted by the kernel
-    // (host-wide) count for a group only with its own evidence: its queue at least half full.
-    const overflowRate = this.rate('overflows', sumOf(store, INPUTS.listenOverflows), t);
+    // Accept queue: the worst port's length against its limit. Overflows are counted by the kernel
+    // host-wide, and a queue that fills and drains within a second (users arriving in waves) is
+    // rarely sampled full: they count for a group only with its own evidence, its queue seen at
+    // least half full, or its clients' connects retried (a dropped SYN) while it is the only SUT
+    // group listening. Both over a few seconds, as overflows come in bursts.
+    const overflowRate = this.rate('overflows', sumOf(store, INPUTS.listenOverflows), t, 5);
+    const slowConnects = this.rate('slow_connects', sumOf(store, INPUTS.slowConnects), t, 5);
     const limits = new Map<string, number>();
     forEach(store, INPUTS.listenQueueLimit, (l, s) => limits.set(`${l['group']}\u0000${l['port']}`, s.value));
+    const listening = new Set<string>();
+    forEach(store, INPUTS.listenQueueLength, (l) => {
+      if (l['group'] && roleOf(l) === 'sut') listening.add(l['group']);
+    });
+    const clientsRetry = overflowRate > 0 && slowConnects > 0 && listening.size === 1;
     forEach(store, INPUTS.listenQueueLength, (l, s) => {
       const g = l['group'];
       const role = roleOf(l);
@@ -392,7 +401,8 @@ export class Analysis {
       if (!g || role === undefined || lim === undefined || !(lim > 0)) return;
       // Linux queues limit + 1 connections before it counts an overflow.
       const ratio = s.value / (lim + 1);
-      put(g, role, RESOURCES.accept_queue.resource, overflowRate > 0 && s.value >= lim / 2 ? 1 : ratio);
+      const own = s.value >= lim / 2 || (clientsRetry && role === 'sut');
+      put(g, role, RESOURCES.accept_queue.resource, overflowRate > 0 && own ? 1 : ratio);
     });
 
     // Event loop: utilisation and delay of every probed process; the worst of a group counts.

@@ -1,7 +1,7 @@
 /**
  * Ramp steps and the knee, from a recorded history. A step is a run of rows with the same load
  * (injector processes, or active users when the injectors report them and the process count does
- * not move); its throughput and latency are measured after a short warm-up, so the requests of the
+ * not move: see loadKind); its throughput and latency are measured after a short warm-up, so the requests of the
  * step before do not count in it. The knee is the first step where achieved throughput no longer
  * follows the load while latency rises (or errors appear).
  */
@@ -61,26 +61,10 @@ function present(v: number | null | undefined): v is number {
   return v !== null && v !== undefined && !Number.isNaN(v);
 }
 
-/** Which load series is the ramp's axis. */
-export function loadKind(h: HistoryData): LoadKind {
-  const distinct = (a: ArrayLike<number | null>): number => {
-    const seen = new Set<number>();
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i];
-      if (present(v) && v > 0) seen.add(Math.round(v));
-    }
-    return seen.size;
-  };
-  const procs = distinct(h.injectorProcesses);
-  const users = distinct(h.activeUsers);
-  return users > procs ? 'active_users' : procs > 0 ? 'injector_processes' : users > 0 ? 'active_users' : 'injector_processes';
-}
-
-export function findSteps(h: HistoryData, verdict: Verdict | null, opts: StepOptions = DEFAULT_STEP_OPTIONS): Step[] {
-  const kind = loadKind(h);
-  const load = kind === 'active_users' ? h.activeUsers : h.injectorProcesses;
+/** Runs of rows with the same positive load value (rounded). */
+function loadRuns(load: ArrayLike<number | null>): Array<{ load: number; from: number; to: number }> {
   const runs: Array<{ load: number; from: number; to: number }> = [];
-  for (let i = 0; i < h.t.length; i++) {
+  for (let i = 0; i < load.length; i++) {
     const v = load[i];
     if (!present(v) || v <= 0) continue;
     const r = Math.round(v);
@@ -88,7 +72,30 @@ export function findSteps(h: HistoryData, verdict: Verdict | null, opts: StepOpt
     if (last !== undefined && last.load === r && last.to === i - 1) last.to = i;
     else runs.push({ load: r, from: i, to: i });
   }
+  return runs;
+}
+
+/**
+ * Which load series is the ramp's axis: the injector process count when it moves (takes two or
+ * more values); else active users when their runs make more steps (one process ramping its
+ * virtual users, as k6 or Locust do, or users reported with no injector process counted). An open-model injector reports as active users
+ * the scenarios in flight, which change every second and make no steps: the process count stays
+ * the axis, from the first step of a ramp on.
+ */
+export function loadKind(h: HistoryData, minRows = 1): LoadKind {
+  const procRuns = loadRuns(h.injectorProcesses);
+  if (new Set(procRuns.map((r) => r.load)).size >= 2) return 'injector_processes';
+  const steps = (runs: ReturnType<typeof loadRuns>): number => runs.filter((r) => r.to - r.from + 1 >= minRows).length;
+  const users = steps(loadRuns(h.activeUsers));
+  const procs = steps(procRuns);
+  // More steps than the process count makes, and two at least unless no process is counted.
+  return users > procs && (users >= 2 || procs === 0) ? 'active_users' : 'injector_processes';
+}
+
+export function findSteps(h: HistoryData, verdict: Verdict | null, opts: StepOptions = DEFAULT_STEP_OPTIONS): Step[] {
   const minRows = Math.max(1, Math.round(opts.minStepSeconds / h.intervalSeconds));
+  const kind = loadKind(h, minRows);
+  const runs = loadRuns(kind === 'active_users' ? h.activeUsers : h.injectorProcesses);
   const steps: Step[] = [];
   for (const run of runs) {
     if (run.to - run.from + 1 < minRows) continue;

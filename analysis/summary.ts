@@ -7,6 +7,7 @@ import { replay, type Crossing, type Limit, type Verdict } from './verdict.js';
 import { DEFAULT_STEP_OPTIONS, findKnee, findSteps, fmtSeconds, resourceTitle, stepAt, type Knee, type Step, type StepOptions } from './steps.js';
 import { describeResources, type AnalysisSnapshot } from './stage.js';
 import type { HistoryData } from './history.js';
+import { RESOURCES } from './thresholds.js';
 
 /** The JSON `redline report --json` prints (and `--baseline` reads). */
 export interface ReportJson {
@@ -89,9 +90,25 @@ export function verdictTitle(v: Verdict): string {
   }
 }
 
-const HEADER = ['step', 'load', 'offered/s', 'achieved/s', 'p50', 'p95', 'p99', 'err%', 'host-cpu', 'sut-worst', 'inj-worst', 'saturated'];
+const HEADER = ['step', 'load', 'offered/s', 'achieved/s', 'p50', 'p95', 'p99', 'err%', 'host-cpu', 'sut-cpu', 'acceptq', 'sut-worst', 'inj-worst', 'saturated'];
 
-/** The step table, fixed-width, one line per step. */
+const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(0)}%`);
+
+/**
+ * The worst SUT group's reading of one resource over a step (its mean, or its peak), or null when
+ * no SUT group has it: the very ratio the verdict reads.
+ */
+export function sutReading(s: Step, resource: string, of: 'mean' | 'peak'): number | null {
+  let worst: number | null = null;
+  for (const r of s.saturation) if (r.role === 'sut' && r.resource === resource && (worst === null || r[of] > worst)) worst = r[of];
+  return worst;
+}
+
+/**
+ * The step table, fixed-width, one line per step. Host CPU stands next to the SUT's busiest thread
+ * (cpu_thread, share of one core) so a busy host is told from a busy service; acceptq is the
+ * accept_queue ratio the verdict reads (its peak over the step).
+ */
 export function stepTable(steps: readonly Step[]): string {
   const rows = steps.map((s) => {
     const worst = (role: 'sut' | 'injector'): string => {
@@ -107,7 +124,9 @@ export function stepTable(steps: readonly Step[]): string {
       fmtSeconds(s.latencyP95Seconds),
       fmtSeconds(s.latencyP99Seconds),
       (s.errorRatio * 100).toFixed(1),
-      s.hostCpu === null ? '-' : `${(s.hostCpu * 100).toFixed(0)}%`,
+      pct(s.hostCpu),
+      pct(sutReading(s, RESOURCES.cpu_thread.resource, 'mean')),
+      pct(sutReading(s, RESOURCES.accept_queue.resource, 'peak')),
       worst('sut'),
       worst('injector'),
       s.saturation.filter((x) => x.saturated).map((x) => `${x.group}/${x.resource}`).join(', ') || '-',

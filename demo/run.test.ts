@@ -1,6 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { parseExposition, sum, max, increase, bucketIncrease, quantile } from './scrape.js';
-import { findKnee, parseDemoArgs, profileFor, verdictText, type StepResult } from './run.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseExposition, sum, max } from './scrape.js';
+import { DEFAULTS, DEMO_HELP, parseDemoArgs, profileFor, progressLine } from './run.js';
+import type { Step } from '../analysis/steps.js';
 import { parseFlags, numberFlag } from './flags.js';
 
 const before = parseExposition(`# HELP x y
@@ -34,87 +38,13 @@ describe('scrape', () => {
     expect(max(before, 'g', { group: /^nope$/ })).toBeNull();
     expect(after.has('bad')).toBe(false);
   });
-
-  it('takes counter increases, a reset counting from zero', () => {
-    // login +15, work reset to 3 (counts 3), logout new (counts 4)
-    expect(increase(before, after, 'loadtest_requests_total')).toBe(22);
-    expect(increase(before, after, 'loadtest_requests_total', { step: 'login' })).toBe(15);
-  });
-
-  it('computes quantiles from bucket increases like histogram_quantile', () => {
-    const b = bucketIncrease(before, after, 'lat');
-    expect(b).toEqual([
-      [0.1, 50],
-      [1, 100],
-      [Infinity, 110],
-    ]);
-    // rank 55 lies in (0.1, 1]: 0.1 + 0.9 * (55 - 50) / 50
-    expect(quantile(0.5, b)).toBeCloseTo(0.19, 10);
-    expect(quantile(0.25, b)).toBeCloseTo(0.055, 10);
-    // above the last finite bound: the highest finite bound, as Prometheus
-    expect(quantile(0.99, b)).toBe(1);
-    expect(quantile(0.5, [])).toBeNull();
-    expect(quantile(0.5, [[1, 0], [Infinity, 0]])).toBeNull();
-  });
-});
-
-function step(n: number, offered: number, achieved: number, p95: number | null, errors = 0): StepResult {
-  return {
-    step: n,
-    injector_processes: n,
-    offered_rps: offered,
-    achieved_rps: achieved,
-    latency_p50_seconds: p95,
-    latency_p95_seconds: p95,
-    latency_p99_seconds: p95,
-    error_ratio: errors,
-    sut_busiest_thread_cpu: null,
-    sut_eventloop_lag_p99_seconds: null,
-    sut_eventloop_utilization: null,
-    sut_open_fds: null,
-    sut_fd_ratio: null,
-    accept_queue_depth: null,
-    accept_queue_limit: null,
-    listen_overflows: 0,
-    injector_cpu_cores: null,
-    injector_busiest_process_cpu: null,
-    injector_eventloop_lag_p99_seconds: null,
-    signals: [],
-  };
-}
-
-describe('knee', () => {
-  it('is the first step where achieved falls below 90% of offered', () => {
-    expect(findKnee([step(1, 60, 60, 0.01), step(2, 120, 119, 0.012), step(3, 180, 150, 0.02)]).step).toBe(3);
-  });
-  it('or where 1% of requests fail', () => {
-    expect(findKnee([step(1, 60, 60, 0.01), step(2, 120, 120, 0.01, 0.02)])).toMatchObject({ step: 2, reason: '2.0% of requests failed' });
-  });
-  it('or where p95 latency is 5x step 1 (and at least 50 ms)', () => {
-    expect(findKnee([step(1, 60, 60, 0.01), step(2, 120, 120, 0.04), step(3, 180, 180, 0.06)]).step).toBe(3);
-    expect(findKnee([step(1, 60, 60, 0.001), step(2, 120, 120, 0.02)]).step).toBeNull();
-  });
-  it('is null when throughput followed the load', () => {
-    expect(findKnee([step(1, 60, 60, 0.01), step(2, 120, 121, 0.011)])).toEqual({ step: null, reason: null });
-  });
-});
-
-describe('verdict', () => {
-  it('names the injector when it saturated first', () => {
-    const v = verdictText({ signal: 'injector_cpu', group: 'demo-injector', role: 'injector', step: 1, at_seconds: 3, value: 0.95, threshold: 0.8 }, { step: 1, reason: 'x' });
-    expect(v).toMatch(/^The INJECTOR \(demo-injector\) was the limit, not the system under test/);
-  });
-  it('names the service otherwise, and says when nothing saturated', () => {
-    expect(verdictText({ signal: 'sut_fds', group: 'demo-sut', role: 'sut', step: 3, at_seconds: 9, value: 0.9, threshold: 0.8 }, { step: 4, reason: 'x' })).toMatch(
-      /^The system under test \(demo-sut\) was the limit: open file descriptors/,
-    );
-    expect(verdictText(null, { step: null, reason: null })).toMatch(/^Nothing saturated/);
-  });
 });
 
 describe('flags and profiles', () => {
   it('parses the demo flags in both forms, with defaults', () => {
-    expect(parseDemoArgs([])).toMatchObject({ steps: 6, stepSeconds: 10, rate: 20, bottleneck: 'cpu', json: false, port: 0 });
+    expect(parseDemoArgs([])).toMatchObject({ steps: 6, stepSeconds: 10, rate: 20, bottleneck: 'cpu', json: false, keep: false, port: 0 });
+    expect(parseDemoArgs(['--keep'])).toMatchObject({ keep: true });
+    expect(() => parseDemoArgs(['--keep=yes'])).toThrow(/--keep takes no value/);
     expect(parseDemoArgs(['--steps', '3', '--step-seconds=2.5', '--rate=7', '--bottleneck', 'fds', '--json'])).toMatchObject({
       steps: 3,
       stepSeconds: 2.5,
@@ -152,5 +82,50 @@ describe('flags and profiles', () => {
     // injector: ~1.3 cores of work per injector process
     const inj = profileFor('injector', 20, 4);
     expect(inj.injectorBurnMs * 20 * 3).toBeCloseTo(1300, 6);
+  });
+});
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+describe('what the demo prints', () => {
+  const step = (load: number): Step => ({
+    step: load,
+    load,
+    loadKind: 'injector_processes',
+    injectorProcesses: load,
+    activeUsers: null,
+    start: 0,
+    end: 10,
+    measuredFrom: 2,
+    offeredRps: 60 * load,
+    achievedRps: 59.5 * load,
+    errorRatio: 0,
+    latencyP50Seconds: 0.002,
+    latencyP95Seconds: 0.044,
+    latencyP99Seconds: 0.05,
+    hostCpu: 0.45,
+    saturation: [
+      { group: 'demo-sut', role: 'sut', resource: 'cpu_thread', mean: 0.46, peak: 0.5, saturated: false },
+      { group: 'demo-sut', role: 'sut', resource: 'eventloop_utilization', mean: 0.95, peak: 1, saturated: load > 1 },
+    ],
+  });
+
+  it("one line per step from the agent's analysis: host CPU next to the SUT's, one process in the singular", () => {
+    expect(progressLine(step(1))).toBe('step 1: 1 injector process, offered 60.0/s, achieved 59.5/s, p95 44 ms, host CPU 45%, SUT CPU 46%');
+    expect(progressLine(step(2))).toBe('step 2: 2 injector processes, offered 120.0/s, achieved 119.0/s, p95 44 ms, host CPU 45%, SUT CPU 46%; saturated: demo-sut/eventloop_utilization');
+  });
+
+  it('states one run length: docs/demo.md and --help say the defaults, the README links to them', () => {
+    const fact = `${DEFAULTS.steps} steps of ${DEFAULTS.stepSeconds} s`;
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'demo.md'), 'utf8');
+    expect(doc).toContain(fact);
+    expect(DEMO_HELP.replace(/\s+/g, ' ')).toContain(`the ramp takes steps x step-seconds (${fact} with the defaults)`.replace(/^t/, 'T'));
+    expect(DEMO_HELP).toContain(`(default ${DEFAULTS.steps}, max 20)`);
+    expect(DEMO_HELP).toContain(`(default ${DEFAULTS.stepSeconds}, 2 to 300)`);
+    // The README states no length of its own (no "1-minute", "two minutes" …): it links the page.
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Architecture'));
+    expect(quick).toContain('docs/demo.md');
+    expect(quick).not.toMatch(/\b(\d+|one|two|three)[- ](second|minute)s?\b/i);
   });
 });

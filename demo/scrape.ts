@@ -1,8 +1,7 @@
 /**
- * Reading the agent's /metrics the way the demo needs it: parse the text exposition into
- * samples, pick series by name and labels, take deltas of counters between two scrapes, and
- * a quantile from histogram bucket deltas (linear interpolation inside the bucket, as
- * Prometheus' histogram_quantile does).
+ * Reading the agent's /metrics the way the demo needs it to know that the agent sees its
+ * processes: parse the text exposition into samples and pick series by name and labels. (What
+ * the ramp measured comes from the agent's analysis stage, not from here.)
  */
 
 export interface Sample {
@@ -77,50 +76,4 @@ export function sum(s: ReadonlyMap<string, Sample[]>, name: string, match: Match
 export function max(s: Scrape, name: string, match: Match = {}): number | null {
   const v = select(s, name, match).map((x) => x.value).filter(Number.isFinite);
   return v.length ? Math.max(...v) : null;
-}
-
-/** Increase of a counter sum between two scrapes; a reset (series gone or smaller) counts from 0. */
-export function increase(before: Scrape, after: Scrape, name: string, match: Match = {}): number {
-  const key = (x: Sample): string => JSON.stringify(Object.entries(x.labels).sort());
-  const prev = new Map(select(before, name, match).map((x) => [key(x), x.value]));
-  let total = 0;
-  for (const x of select(after, name, match)) {
-    const p = prev.get(key(x)) ?? 0;
-    total += x.value >= p ? x.value - p : x.value;
-  }
-  return total;
-}
-
-/** Bucket counts (cumulative, by upper bound) of a histogram, summed over matching series, as an increase between scrapes. */
-export function bucketIncrease(before: Scrape, after: Scrape, name: string, match: Match = {}): Array<[number, number]> {
-  const byLe = new Map<number, number>();
-  const key = (x: Sample): string => JSON.stringify(Object.entries(x.labels).sort());
-  const prev = new Map(select(before, `${name}_bucket`, match).map((x) => [key(x), x.value]));
-  for (const x of select(after, `${name}_bucket`, match)) {
-    const le = x.labels['le'] === '+Inf' ? Infinity : Number(x.labels['le']);
-    if (Number.isNaN(le)) continue;
-    const p = prev.get(key(x)) ?? 0;
-    byLe.set(le, (byLe.get(le) ?? 0) + (x.value >= p ? x.value - p : x.value));
-  }
-  return [...byLe.entries()].sort((a, b) => a[0] - b[0]);
-}
-
-/** histogram_quantile over cumulative buckets; null when there were no observations. */
-export function quantile(q: number, buckets: Array<[number, number]>): number | null {
-  if (buckets.length === 0) return null;
-  const total = buckets[buckets.length - 1]![1];
-  if (!(total > 0)) return null;
-  const rank = q * total;
-  let prevLe = 0;
-  let prevCount = 0;
-  for (const [le, count] of buckets) {
-    if (count >= rank) {
-      if (le === Infinity) return prevLe; // as Prometheus: the highest finite bound
-      if (count === prevCount) return le;
-      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount);
-    }
-    prevLe = le;
-    prevCount = count;
-  }
-  return prevLe;
 }

@@ -141,6 +141,27 @@ describe('live view', () => {
     expect(knee.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('is reachable by keyboard in page order, with the focus drawn', async () => {
+    await page.evaluate('document.activeElement && document.activeElement.blur()');
+    await page.evaluate('window.scrollTo(0, 0)');
+    const seen: string[] = [];
+    const outlines: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Tab');
+      const f = await js<{ what: string; outline: string }>(page, `(() => {
+        const el = document.activeElement;
+        const what = el.matches('a.skip') ? 'skip' : el.matches('input[name=range]') ? 'range' : el.matches('a.report') ? 'report' : el.matches('#run') ? 'run' : el.matches('nav.corner summary') ? 'agent' : el.matches('figure.chart') ? 'chart:' + el.dataset.chartId : el.tagName;
+        const s = getComputedStyle(el.matches('input[name=range]') ? el.closest('label') : el);
+        return { what, outline: s.outlineStyle + ' ' + s.outlineWidth };
+      })()`);
+      seen.push(f.what);
+      outlines.push(f.outline);
+    }
+    // The run picker is hidden with a single run; the charts follow in page order.
+    expect(seen.slice(0, 6)).toEqual(['skip', 'range', 'report', 'agent', 'chart:load', 'chart:throughput']);
+    for (const o of outlines) expect(o).toBe('solid 3px');
+  });
+
   it('says which declared group matches no process, and for how long', async () => {
     const line = page.locator('#empty-groups p.empty-group[data-group="ghost"]');
     const text = await until('empty group banner', async () => ((await line.count()) > 0 ? await line.textContent() : ''), (t) => t !== '');

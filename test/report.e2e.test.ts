@@ -2,7 +2,9 @@
  * `redline report` end to end: a ramp against a service of the test's own (a worker pool it
  * declares over statsd), with real injector processes added one per step, a real agent and a real
  * Prometheus scraping it. The report is read from the agent and from Prometheus; its JSON, exit
- * codes, baseline comparison and HTML (in real Chromium) are checked.
+ * codes and HTML (in real Chromium) are checked. A second ramp, recorded just before by a second
+ * agent against a changed service (twice the workers, but each request now also queries a
+ * database pool), is compared with the first through `--baseline`.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
@@ -10,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { startAgent, BIN, ROOT, type AgentProcess } from './helpers/agent.js';
-import { start, run, stopAll } from './helpers/process.js';
+import { start, run, stopAll, type Proc } from './helpers/process.js';
 import { freePort } from './helpers/net.js';
 import { waitFor } from './helpers/wait.js';
 import { valueWith } from './helpers/exposition.js';
@@ -19,7 +21,16 @@ const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const SERVICE = path.join(ROOT, 'test', 'fixtures', 'pool-service.mjs');
 const INJECTOR = path.join(ROOT, 'test', 'fixtures', 'open-loop-injector.mjs');
 const RUN_ID = `r${process.pid}x${Date.now() % 100000}`;
-/** Each injector offers 60 requests/s; the service serves at most 20 slots / 0.2 s = 100/s. */
+/** Each run's processes carry their own token (neither a prefix of the other): each agent's groups match only its run's. */
+const RUN_A = `${RUN_ID}-a`;
+const RUN_B = `${RUN_ID}-b`;
+/**
+ * Each injector offers 60 requests/s. Run A's service serves at most 20 slots / 0.2 s = 100/s: its
+ * worker pool gives out at step 2. Run B's has 40 workers (200/s), but each request first holds
+ * one of 58 database connections for 0.4 s (145/s): its db pool gives out at step 3 (at step 2 it
+ * is 48/58 in use, below the 0.9 threshold). Timers, not CPU: the capacities hold on a busy machine.
+ */
+const SERVICE_B = ['--slots=40', '--hold-ms=200', '--db-slots=58', '--db-hold-ms=400'];
 const RATE = 60;
 const STEPS = 3;
 /** Seconds per step: the verdict needs 10 s of samples, the step measurement a few more. */
@@ -35,22 +46,39 @@ interface ReportJson {
 
 let dir: string;
 let agent: AgentProcess;
+let agentB: AgentProcess;
 let promUrl: string;
 let runStart: number;
 let runEnd: number;
 let fromAgent: ReportJson;
+let fromAgentB: ReportJson;
 
 const report = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
   run(process.execPath, [BIN, 'report', ...args], { cwd: ROOT, timeoutMs: 60_000 });
 
+const groups = (runId: string): string[] => [`--sut=svc=pool-service[.]mjs .*--run-id=${runId}`, `--injector=inj=open-loop-injector[.]mjs .*--run-id=${runId}`];
+
+/** One ramp: the service, then one more injector process per step, each step STEP_SECONDS from when the agent counts it. */
+async function ramp(a: AgentProcess, runId: string, serviceArgs: string[]): Promise<Proc[]> {
+  const statsd = `127.0.0.1:${a.udpPort}`;
+  const svc = start(process.execPath, [SERVICE, ...serviceArgs, `--statsd=${statsd}`, '--service=svc', '--max-seconds=360', `--run-id=${runId}`]);
+  await svc.until((o) => /"port":\d+/.test(o), { what: 'the service port' });
+  const target = `http://127.0.0.1:${/"port":(\d+)/.exec(svc.stdout())![1]}/`;
+  const procs = [svc];
+  await waitFor(async () => valueWith(await a.metrics(), 'redline_process_count', { group: 'svc', role: 'sut' }) === 1, { timeoutMs: 30_000, what: 'the service counted in its group' });
+  for (let step = 1; step <= STEPS; step++) {
+    procs.push(start(process.execPath, [INJECTOR, `--target=${target}`, `--rate=${RATE}`, `--statsd=${statsd}`, '--max-seconds=360', `--run-id=${runId}`]));
+    // A step lasts STEP_SECONDS from the moment the agent counts its new injector process.
+    await waitFor(async () => valueWith(await a.metrics(), 'redline_injector_processes', { group: 'inj' }) === step, { timeoutMs: 30_000, what: `injector ${step} counted` });
+    const since = Date.now();
+    await waitFor(() => Date.now() - since >= STEP_SECONDS * 1000, { timeoutMs: STEP_SECONDS * 1000 + 5000, intervalMs: 250, what: `step ${step}` });
+  }
+  return procs;
+}
+
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-report-'));
-  agent = await startAgent([
-    '--host.enabled=true',
-    '--preset=loadtest',
-    `--sut=svc=pool-service[.]mjs .*--run-id=${RUN_ID}`,
-    `--injector=inj=open-loop-injector[.]mjs .*--run-id=${RUN_ID}`,
-  ]);
+  [agent, agentB] = await Promise.all([startAgent(['--host.enabled=true', '--preset=loadtest', ...groups(RUN_A)]), startAgent(['--host.enabled=true', '--preset=loadtest', ...groups(RUN_B)])]);
   const promPort = await freePort();
   promUrl = `http://127.0.0.1:${promPort}`;
   fs.writeFileSync(
@@ -63,24 +91,22 @@ beforeAll(async () => {
   start(PROMETHEUS, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn']);
   await waitFor(() => fetch(`${promUrl}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'Prometheus ready' });
 
-  const statsd = `127.0.0.1:${agent.udpPort}`;
-  const svc = start(process.execPath, [SERVICE, `--statsd=${statsd}`, '--service=svc', '--max-seconds=240', `--run-id=${RUN_ID}`]);
-  await svc.until((o) => /"port":\d+/.test(o), { what: 'the service port' });
-  const target = `http://127.0.0.1:${/"port":(\d+)/.exec(svc.stdout())![1]}/`;
-  await waitFor(async () => valueWith(await agent.metrics(), 'redline_process_count', { group: 'svc', role: 'sut' }) === 1, { timeoutMs: 30_000, what: 'the service counted in its group' });
+  // Run B first, then run A, one after the other: twice the injector processes at once would
+  // starve each other's threads on a small machine (their CPU demand is what the verdict reads).
+  const runB = await ramp(agentB, RUN_B, SERVICE_B);
+  const rb = await report(['--agent', agentB.url, '--json']);
+  expect(rb.stderr).toBe('');
+  fromAgentB = JSON.parse(rb.stdout) as ReportJson;
+  // Run B is recorded: its service and injectors stop (its agent keeps the history).
+  await Promise.all(runB.map((p) => p.stop()));
+
   runStart = Math.floor(Date.now() / 1000);
-  for (let step = 1; step <= STEPS; step++) {
-    start(process.execPath, [INJECTOR, `--target=${target}`, `--rate=${RATE}`, `--statsd=${statsd}`, '--max-seconds=240', `--run-id=${RUN_ID}`]);
-    // A step lasts STEP_SECONDS from the moment the agent counts its new injector process.
-    await waitFor(async () => valueWith(await agent.metrics(), 'redline_injector_processes', { group: 'inj' }) === step, { timeoutMs: 30_000, what: `injector ${step} counted` });
-    const since = Date.now();
-    await waitFor(() => Date.now() - since >= STEP_SECONDS * 1000, { timeoutMs: STEP_SECONDS * 1000 + 5000, intervalMs: 250, what: `step ${step}` });
-  }
+  await ramp(agent, RUN_A, []);
   runEnd = Math.ceil(Date.now() / 1000);
   const r = await report(['--agent', agent.url, '--json']);
   expect(r.stderr).toBe('');
   fromAgent = JSON.parse(r.stdout) as ReportJson;
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   await stopAll();
@@ -132,17 +158,57 @@ describe('redline report on a ramp', () => {
     expect(gone.stderr).toContain(`cannot reach http://127.0.0.1:${closed}/api/v1/analysis?points=1500: ECONNREFUSED`);
   });
 
-  it('compares against a baseline run', async () => {
-    const base = path.join(dir, 'base.json');
-    // The baseline: the same service before a change that let it serve only one injector's worth.
-    fs.writeFileSync(base, JSON.stringify({ ...fromAgent, knee: { step: 1, load: 1, throughput: 50 }, verdict: { ...fromAgent.verdict, resource: 'cpu_thread' } }));
-    const r = await report(['--agent', agent.url, '--json', '--baseline', base]);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as ReportJson;
-    expect(j.deltas).toMatchObject({ kneeLoad: 1, sameResource: false });
-    const t = await report(['--agent', agent.url, '--baseline', base]);
-    expect(t.stdout).toMatch(/knee load\s+2\s+1\s+\+1 \(\+100%\)/);
-    expect(t.stdout).toMatch(/first saturated\s+sut: svc pool:workers\s+sut: svc cpu_thread\s+different/);
+  it('compares two recorded runs with --baseline: both knees, what bent first in each, the deltas (terminal, JSON, HTML)', async () => {
+    // Run B, recorded by its own agent against the changed service: the db pool bends first, a step later.
+    expect(fromAgentB.verdict).toMatchObject({ limit: 'sut', group: 'svc', resource: 'pool:db' });
+    expect(fromAgentB.steps.map((s) => s.load)).toEqual([1, 2, 3]);
+    expect(fromAgentB.knee).toMatchObject({ step: 3, load: 3 });
+    // 145 requests/s is B's capacity; step 2's 120/s is served.
+    expect(fromAgentB.steps[1]!.achievedRps).toBeGreaterThan(0.9 * 2 * RATE);
+    expect(fromAgentB.knee.throughput!).toBeGreaterThan(fromAgent.knee.throughput!);
+    expect(fromAgentB.knee.throughput!).toBeLessThanOrEqual(150);
+    const onsetB = Date.parse(fromAgentB.verdict.onset!) / 1000;
+    expect(onsetB).toBeGreaterThanOrEqual(fromAgentB.steps[2]!.start - 2);
+
+    // Each run's `redline report --json`, saved as a user would; A is the baseline.
+    const first = path.join(dir, 'first.json');
+    const second = path.join(dir, 'second.json');
+    fs.writeFileSync(first, JSON.stringify(fromAgent, null, 2));
+    fs.writeFileSync(second, JSON.stringify(fromAgentB, null, 2));
+
+    const j = await report(['--agent', agentB.url, '--json', '--baseline', first]);
+    expect(j.code, j.stderr).toBe(0);
+    const cmp = JSON.parse(j.stdout) as ReportJson & { baseline: Pick<ReportJson, 'verdict' | 'knee'>; deltas: { kneeLoad: number; kneeThroughput: number; sameLimit: boolean; sameResource: boolean } };
+    expect(cmp.verdict).toEqual(fromAgentB.verdict);
+    expect(cmp.knee.load).toBe(3);
+    expect(cmp.baseline).toEqual({ verdict: fromAgent.verdict, knee: fromAgent.knee });
+    expect(cmp.deltas).toMatchObject({ kneeLoad: 1, sameLimit: true, sameResource: false });
+    expect(cmp.deltas.kneeThroughput).toBeCloseTo(cmp.knee.throughput! - fromAgent.knee.throughput!, 3);
+
+    const t = await report(['--agent', agentB.url, '--baseline', first]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/knee step\s+3\s+2\s+\+1\n/);
+    expect(t.stdout).toMatch(/knee load\s+3\s+2\s+\+1 \(\+50%\)/);
+    const kt = /throughput at the knee \(req\/s\)\s+([\d.]+)\s+([\d.]+)\s+\+([\d.]+) \(\+\d+%\)/.exec(t.stdout);
+    expect(kt, t.stdout).not.toBeNull();
+    // Each figure is printed to 0.1: a printed difference may be off the printed delta by 0.1.
+    expect(Math.abs(Number(kt![2]) - fromAgent.knee.throughput!)).toBeLessThanOrEqual(0.05 + 1e-9);
+    expect(Math.abs(Number(kt![1]) - Number(kt![2]) - Number(kt![3]))).toBeLessThanOrEqual(0.1 + 1e-9);
+    expect(t.stdout).toMatch(/first saturated\s+sut: svc pool:db\s+sut: svc pool:workers\s+different/);
+
+    // The other way round, from the two saved files' view: B as the baseline of A.
+    const back = JSON.parse((await report(['--agent', agent.url, '--json', '--baseline', second])).stdout) as typeof cmp;
+    expect(back.deltas).toMatchObject({ kneeLoad: -1, sameResource: false });
+
+    const out = path.join(dir, 'compare.html');
+    const h = await report(['--agent', agentB.url, '--baseline', first, '--out', out]);
+    expect(h.code).toBe(0);
+    const html = fs.readFileSync(out, 'utf8');
+    const table = /<table id="baseline">[\s\S]*?<\/table>/.exec(html)?.[0] ?? '';
+    const cells = [...table.matchAll(/<tr><td>([^<]*)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><\/tr>/g)].map((m) => m.slice(1));
+    expect(cells).toContainEqual(['knee load', '3', '2', '+1 (+50%)']);
+    expect(cells).toContainEqual(['first saturated', 'sut: svc pool:db', 'sut: svc pool:workers', 'different']);
+    expect(html).toContain('SUT saturated: svc, pool db');
   });
 
   it('gives the same answer from a Prometheus that scraped the run', async () => {

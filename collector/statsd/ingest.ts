@@ -13,6 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Store, Series, MetricType } from '../../core/store.js';
 import type { SummaryOptions } from '../../core/summary.js';
+import type { NativeHistogramOptions } from '../../core/native.js';
 import type { Logger } from '../../core/log.js';
 import { CacheEntry, KeyCache, keyHash, Hash, type Refusal } from './keycache.js';
 import { DecimalScan, scanDecimal, fastNumber, slowNumber } from './numbers.js';
@@ -30,6 +31,8 @@ export interface MapResultLike {
   honorLabels: boolean;
   observerType: 'histogram' | 'summary';
   buckets: readonly number[];
+  /** Native buckets kept alongside the classic ones; absent: classic only. */
+  native?: NativeHistogramOptions | undefined;
   summary: SummaryOptions;
   ttlMs: number;
   scale: number;
@@ -547,6 +550,7 @@ export class StatsdIngest {
         labelNames,
         labelValues: labelNames.map((k) => labels.get(k)!),
         buckets: type === 'histogram' ? m.buckets : undefined,
+        native: type === 'histogram' ? m.native : undefined,
         summary: type === 'summary' ? m.summary : undefined,
         ttlMs: m.ttlMs,
         isSet: t === T.SET,

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import type { AnalysisSnapshot } from '../../analysis/stage.js';
 import type { HistoryData } from '../../analysis/history.js';
 import { bucketQuantile, fmtSeconds } from '../../analysis/steps.js';
-import { loadText, reportJson, verdictText, verdictTitle, type ReportJson } from '../../analysis/summary.js';
-import { resourceDefinition } from '../../analysis/thresholds.js';
+import { loadText, reportJson, sutReading, verdictText, verdictTitle, type ReportJson } from '../../analysis/summary.js';
+import { RESOURCES, resourceDefinition } from '../../analysis/thresholds.js';
 import type { Comparison } from './baseline.js';
 
 const require = createRequire(import.meta.url);
@@ -167,6 +167,7 @@ export function charts(s: AnalysisSnapshot): ChartData[] {
   return out;
 }
 
+const pct = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(0)}%`);
 const esc = (v: string): string => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** JSON safe inside a <script> element. */
 const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -187,7 +188,7 @@ export function renderHtml(s: AnalysisSnapshot, opts: HtmlOptions): string {
   const rows = s.steps
     .map((st) => {
       const sat = st.saturation.filter((x) => x.saturated).map((x) => `${esc(x.group)} ${esc(resourceDefinition(x.resource).title)}`).join(', ');
-      return `<tr${s.knee.step === st.step ? ' class="knee"' : ''}><td>${st.step}</td><td>${esc(loadText(st))}</td><td>${st.offeredRps === null ? '–' : st.offeredRps.toFixed(1)}</td><td>${st.achievedRps.toFixed(1)}</td><td>${fmtSeconds(st.latencyP50Seconds)}</td><td>${fmtSeconds(st.latencyP95Seconds)}</td><td>${fmtSeconds(st.latencyP99Seconds)}</td><td>${(st.errorRatio * 100).toFixed(1)}%</td><td>${st.hostCpu === null ? '–' : `${(st.hostCpu * 100).toFixed(0)}%`}</td><td>${sat || '–'}</td></tr>`;
+      return `<tr${s.knee.step === st.step ? ' class="knee"' : ''}><td>${st.step}</td><td>${esc(loadText(st))}</td><td>${st.offeredRps === null ? '–' : st.offeredRps.toFixed(1)}</td><td>${st.achievedRps.toFixed(1)}</td><td>${fmtSeconds(st.latencyP50Seconds)}</td><td>${fmtSeconds(st.latencyP95Seconds)}</td><td>${fmtSeconds(st.latencyP99Seconds)}</td><td>${(st.errorRatio * 100).toFixed(1)}%</td><td>${pct(st.hostCpu)}</td><td>${pct(sutReading(st, RESOURCES.cpu_thread.resource, 'mean'))}</td><td>${pct(sutReading(st, RESOURCES.accept_queue.resource, 'peak'))}</td><td>${sat || '–'}</td></tr>`;
     })
     .join('\n');
   const cmp = opts.baseline ? baselineHtml(opts.baseline) : '';
@@ -208,6 +209,7 @@ h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.6rem 0 .4rem}
 .muted{color:var(--muted)}table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 td,th{padding:.2rem .6rem;text-align:right;border-bottom:1px solid var(--grid)}th{font-weight:600}
 td:nth-child(2),td:last-child,th:last-child{text-align:left}tr.knee td{font-weight:700}
+#steps td:not(:last-child){white-space:nowrap}
 .chart{margin:.5rem 0 1.2rem}.chart h3{font-size:.95rem;margin:.3rem 0}
 .u-legend{font-size:12px}.u-legend .u-marker{border-radius:2px}
 </style></head>
@@ -217,7 +219,7 @@ td:nth-child(2),td:last-child,th:last-child{text-align:left}tr.knee td{font-weig
 <div id="verdict" class="banner ${limit === 'none' ? 'ok' : limit}" role="status"><strong>${esc(banner)}</strong>${esc(text)}</div>
 ${cmp}
 <h2>Steps</h2>
-<table id="steps"><thead><tr><th>step</th><th>load</th><th>offered/s</th><th>achieved/s</th><th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>host CPU</th><th>saturated</th></tr></thead>
+<table id="steps"><thead><tr><th>step</th><th>load</th><th>offered/s</th><th>achieved/s</th><th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>host CPU</th><th>SUT CPU</th><th>accept queue</th><th>saturated</th></tr></thead>
 <tbody>
 ${rows || '<tr><td colspan="10">no ramp steps seen</td></tr>'}
 </tbody></table>

@@ -17,6 +17,7 @@ import { DEFAULT_BUCKETS } from '../../../core/store.js';
 import { DEFAULT_SUMMARY_OPTIONS, type SummaryOptions } from '../../../core/summary.js';
 import { compileRe2, enableLinearFallback, Re2SyntaxError } from './re2.js';
 import { Template } from './template.js';
+import { DEFAULT_NATIVE_OPTIONS, type NativeHistogramOptions } from '../../../core/native.js';
 import { MappingConfigError, unmatchedResult, type MapResult, type MapperOptions, type ObserverType, type Rule } from './rule.js';
 
 /** client_golang's DefBuckets, statsd_exporter's default histogram buckets (seconds). */
@@ -124,6 +125,7 @@ class Builder {
   /** Buckets came from the file's defaults or from MapperOptions, not Redline's built-in list. */
   private bucketsChosen = false;
   private defaultSummary: SummaryOptions = DEFAULT_SUMMARY_OPTIONS;
+  private defaultNative: NativeHistogramOptions = DEFAULT_NATIVE_OPTIONS;
 
   constructor(
     private readonly file: string,
@@ -223,11 +225,21 @@ class Builder {
     return s as T;
   }
 
+  /**
+   * Native histogram options over `base`, as statsd_exporter reads them: a factor or a bucket
+   * limit of 0 (or absent) keeps the base's; a factor of 1 or less turns native buckets off.
+   */
+  private native(pair: P, what: string, base: NativeHistogramOptions): NativeHistogramOptions {
+    const opts = this.pairs(pair.value, what, HISTOGRAM_KEYS);
+    const factor = this.num(opts.get('native_histogram_bucket_factor'), `${what}.native_histogram_bucket_factor`);
+    if (factor !== undefined && factor < 0) this.fail(opts.get('native_histogram_bucket_factor')!.value, `${what}.native_histogram_bucket_factor must be 0 or more`);
+    const max = this.count(opts.get('native_histogram_max_buckets'), `${what}.native_histogram_max_buckets`);
+    if (!factor && !max) return base;
+    return Object.freeze({ bucketFactor: factor || base.bucketFactor, maxBuckets: max || base.maxBuckets });
+  }
+
   private buckets(pair: P, what: string): number[] | undefined {
     const opts = this.pairs(pair.value, what, HISTOGRAM_KEYS);
-    // Native histogram settings are accepted for compatibility; Redline serves classic buckets.
-    this.num(opts.get('native_histogram_bucket_factor'), `${what}.native_histogram_bucket_factor`);
-    this.count(opts.get('native_histogram_max_buckets'), `${what}.native_histogram_max_buckets`);
     const b = opts.get('buckets');
     if (b === undefined || b.value === null || (isScalar(b.value) && b.value.value === null)) return undefined;
     if (!isSeq(b.value)) this.fail(b.value, `${what}.buckets must be a list of numbers`);
@@ -284,7 +296,7 @@ class Builder {
     const defNode = top.get('defaults');
     if (defNode !== undefined && defNode.value !== null && !(isScalar(defNode.value) && defNode.value.value === null)) this.defaults(defNode.value);
     const unmatchedBuckets = this.defaultObserver === 'histogram' && !this.bucketsChosen ? STATSD_EXPORTER_BUCKETS : this.defaultBuckets;
-    this.unmatched = unmatchedResult(this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram', unmatchedBuckets, this.defaultSummary, this.defaultTtl);
+    this.unmatched = unmatchedResult(this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram', unmatchedBuckets, this.defaultSummary, this.defaultTtl, this.defaultNative);
 
     const mappings = top.get('mappings')?.value ?? null;
     if (mappings === null || (isScalar(mappings) && mappings.value === null)) return;
@@ -301,6 +313,7 @@ class Builder {
     this.defaultTtl = this.duration(d.get('ttl'), 'defaults.ttl') ?? 0;
     const h = d.get('histogram_options');
     if (h !== undefined && h.value !== null) {
+      this.defaultNative = this.native(h, 'defaults.histogram_options', DEFAULT_NATIVE_OPTIONS);
       const b = this.buckets(h, 'defaults.histogram_options');
       if (b !== undefined) {
         this.defaultBuckets = b;
@@ -349,6 +362,7 @@ class Builder {
     const askedHistogram = explicitObserver === 'histogram' || hasH || (explicitObserver === undefined && !hasS && this.defaultObserver === 'histogram');
     const fallback = askedHistogram && !this.bucketsChosen ? STATSD_EXPORTER_BUCKETS : this.defaultBuckets;
     const buckets = (hasH ? this.buckets(hPair!, 'histogram_options') : undefined) ?? fallback;
+    const native = hasH ? this.native(hPair!, 'histogram_options', this.defaultNative) : this.defaultNative;
     const summary = hasS ? this.summary(sPair!, 'summary_options', this.defaultSummary) : this.defaultSummary;
 
     const labels: [string, Template][] = [];
@@ -419,6 +433,7 @@ class Builder {
         honorLabels,
         observerType,
         buckets,
+        native,
         summary,
         ttlMs,
         scale: scale ?? 1,

@@ -144,8 +144,12 @@ export class StatsdIngest {
     return this.tags.errors;
   }
 
+  /** Gets every packet's lines too, from every listener (statsd_exporter's relay: relay.ts). */
+  relay: { forward(buf: Buffer, start: number, end: number): void } | null = null;
+
   /** Ingests a datagram (or a batch of complete TCP lines): lines split on `\n`. */
   handle(buf: Buffer, start = 0, end = buf.length): void {
+    if (this.relay !== null) this.relay.forward(buf, start, end);
     this.nowMs = this.store.now();
     let s = start;
     try {

@@ -719,7 +719,7 @@ export function helpText(version: string): string {
     '  redline probe-path              print the path to pass to node --require for the event-loop probe',
     '',
     'Example:',
-    "  redline --sut api='node server.js' --injector locust=locust --statsd.mapping-config=mapping.yml",
+    "  redline --sut api='node .*server\\.js' --injector locust=locust --statsd.mapping-config=mapping.yml",
     '',
   ];
   for (const [sec, title] of Object.entries(sections)) {

@@ -44,6 +44,8 @@ export class Series {
   dead = false;
   /** Lazily built `name_bucket{a="x",` (the part of each bucket line before `le`). */
   bucketStem: string | null = null;
+  /** Lazily built protobuf `label` fields of this series (exporters/protobuf-writer.ts). */
+  protoLabels: Buffer | null = null;
   /**
    * A negative value was observed: `_sum` is no longer a counter, and OpenMetrics then forbids
    * serving it (the text format still shows it).

@@ -208,3 +208,43 @@ describe('protobuf exposition', () => {
     expect(ownHist['sample_count']).toBe(1);
   });
 });
+
+describe('protobuf exposition under the budget', () => {
+  it('leaves out whole series past the budget and stays decodable, large families included', async () => {
+    const protobuf = (await import('protobufjs')).default;
+    const { metricFamilyType } = await import('./protobuf.js');
+    const store = new Store({ maxSeries: 10_000, setIntervalMs: 1000 });
+    store.gauge('redline_mine', 'Own.').set([], 1);
+    for (let i = 0; i < 3000; i++) {
+      const s = store.statsdSeries({ name: `h${i % 2}`, help: 'H.', type: 'histogram', labelNames: ['id'], labelValues: [String(i)], buckets: [0.1, 1], native: { bucketFactor: 1.1, maxBuckets: 256 }, ttlMs: 0, isSet: false });
+      if (typeof s === 'string') throw new Error(s);
+      s.observe(i / 100, 1, 0);
+    }
+    const decode = (body: Buffer): Map<string, number> => {
+      const T = metricFamilyType();
+      const r = protobuf.Reader.create(body);
+      const out = new Map<string, number>();
+      while (r.pos < r.len) {
+        const f = T.decodeDelimited(r) as unknown as { name: string; metric: unknown[] };
+        out.set(f.name, f.metric.length);
+      }
+      return out;
+    };
+    const whole = decode(Buffer.concat([...renderChunks(store, 'protobuf', { chunkBytes: 1024 })]));
+    expect(whole.get('h0')).toBe(1500);
+    expect(whole.get('h1')).toBe(1500);
+    const gen = renderChunks(store, 'protobuf', { chunkBytes: 1024, maxBytes: 50_000 });
+    const parts: Buffer[] = [];
+    let r = gen.next();
+    for (; r.done !== true; r = gen.next()) parts.push(r.value);
+    const body = Buffer.concat(parts);
+    expect(body.length).toBe(r.value.bytes);
+    const got = decode(body);
+    expect(got.get('redline_mine')).toBe(1);
+    const served = (got.get('h0') ?? 0) + (got.get('h1') ?? 0);
+    expect(served).toBe(r.value.series - 1);
+    expect(r.value.omittedSeries).toBe(3000 - served);
+    expect(served).toBeGreaterThan(100);
+    expect(body.length).toBeLessThanOrEqual(50_000 + 200);
+  });
+});

@@ -12,7 +12,7 @@
  */
 import type { Family, Series, Store } from '../core/store.js';
 import { escapeHelp } from '../core/labels.js';
-import { encodeHeader, encodeSeries, lengthPrefix } from './protobuf.js';
+import { ProtoWriter, writeHeader, writeSeries } from './protobuf-writer.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -283,7 +283,8 @@ class ChunkWriter {
     if (this.off + bytes.length > this.buf.length) {
       this.flushBuffer();
       if (bytes.length > this.buf.length) {
-        this.full.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+        // A copy: the caller reuses its buffer.
+        this.full.push(Buffer.from(bytes));
         this.written += bytes.length;
         return;
       }
@@ -339,32 +340,36 @@ export function* renderChunks(store: Store, format: Format, opts: RenderOptions 
   };
   // A delimited protobuf family is prefixed by its length, so it is encoded whole before any of
   // it is written; the render still pauses (an empty chunk) every few hundred KiB of it.
+  let pw: ProtoWriter | null = null;
   const protobufFamily = function* (fam: Family): Generator<Buffer, void, void> {
     const limit = fam.own ? Number.POSITIVE_INFINITY : budget;
-    const header = encodeHeader(fam);
-    const parts: Uint8Array[] = [];
-    let length = header.length;
+    const fw = (pw ??= new ProtoWriter());
+    fw.pos = 0;
+    writeHeader(fw, fam);
+    const headerBytes = fw.pos;
     let sincePause = 0;
     for (const s of fam.series.values()) {
-      const enc = encodeSeries(fam, s, now);
-      // 10: the length prefix (at most 5 bytes for 4 GiB) with room to spare.
-      if (w.bytes + length + enc.length + 10 > limit) {
+      const before = fw.pos;
+      writeSeries(fw, fam, s, now);
+      sincePause += fw.pos - before;
+      // 10: the family's length prefix (at most 5 bytes for 4 GiB) with room to spare.
+      if (w.bytes + fw.pos + 10 > limit) {
+        fw.pos = before;
         stats.omittedSeries++;
       } else {
-        parts.push(enc);
-        length += enc.length;
         stats.series++;
       }
-      sincePause += enc.length;
       if (sincePause >= chunkBytes) {
         sincePause = 0;
         yield EMPTY;
       }
     }
-    if (parts.length === 0) return;
-    w.writeBytes(lengthPrefix(length));
-    w.writeBytes(header);
-    for (const p of parts) w.writeBytes(p);
+    if (fw.pos === headerBytes) return;
+    const content = fw.pos;
+    fw.varint(content);
+    w.writeBytes(fw.buf.subarray(content, fw.pos));
+    w.writeBytes(fw.buf.subarray(0, content));
+    fw.pos = 0;
     if (w.full.length > 0) {
       yield* w.full;
       w.full = [];

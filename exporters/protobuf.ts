@@ -5,16 +5,13 @@
  * format that carries native histograms, and the one Prometheus asks for first when native
  * histograms are enabled.
  *
- * Encoding is protobufjs (already a dependency, for the OTLP receiver) driven by the published
- * `io.prometheus.client` schema below: a maintained, fuzzed encoder beats hand-written varints.
- * A family with 100k series is not built as one 100k-element object: its header and each series
- * are encoded as separate `MetricFamily` messages and concatenated, which protobuf defines as
- * their merge (repeated `metric` fields append), so the result is one message and the render can
- * pause between series like the text renderer.
+ * This file holds the published schema, loaded with protobufjs (already a dependency, for the
+ * OTLP receiver): the tests decode every render with it. The /metrics path writes the messages
+ * with ./protobuf-writer.ts, measured 1.8–2.2× faster than protobufjs' encoder on 100k series
+ * (protobufjs then took 1.8× the text format's time; the writer is on a par with text).
  */
 import protobuf from 'protobufjs';
-import type { Family, Series } from '../core/store.js';
-import { sides } from '../core/native.js';
+import type { Series } from '../core/store.js';
 
 /**
  * io.prometheus.client's metrics.proto (prometheus/client_model), fields and numbers as
@@ -105,20 +102,14 @@ export function metricFamilyType(): protobuf.Type {
   return familyType;
 }
 
-const TYPE = { counter: 0, gauge: 1, summary: 2, histogram: 4 } as const;
-
 interface LabelPair {
   name: string;
   value: string;
 }
 
-/** Label pairs of a series, read back from its serialised `{a="x",b="y"}` once and kept. */
-const pairsOf = new WeakMap<Series, LabelPair[]>();
-
+/** Label pairs of a series, read back from its serialised `{a="x",b="y"}` (once per series: the writer keeps the bytes). */
 export function labelPairs(s: Series): LabelPair[] {
-  let out = pairsOf.get(s);
-  if (out !== undefined) return out;
-  out = [];
+  const out: LabelPair[] = [];
   const t = s.labels;
   let i = 1;
   while (i < t.length - 1) {
@@ -137,80 +128,5 @@ export function labelPairs(s: Series): LabelPair[] {
     out.push({ name, value });
     i = j + 2; // past `",`
   }
-  pairsOf.set(s, out);
   return out;
-}
-
-/** The header of a family (name, help, type) as a MetricFamily message without metrics. */
-export function encodeHeader(fam: Family): Uint8Array {
-  return metricFamilyType().encode({ name: fam.name, help: fam.help, type: TYPE[fam.type] }).finish();
-}
-
-/** One series as a MetricFamily message holding only that metric (see the file comment). */
-export function encodeSeries(fam: Family, s: Series, now: number): Uint8Array {
-  const label = labelPairs(s);
-  let metric: Record<string, unknown>;
-  switch (fam.type) {
-    case 'counter':
-      metric = { label, counter: { value: s.value } };
-      break;
-    case 'gauge':
-      metric = { label, gauge: { value: s.value } };
-      break;
-    case 'summary': {
-      const qs = fam.summaryOptions!.quantiles;
-      const values = s.quantileValues ?? s.summary!.quantiles(now);
-      metric = {
-        label,
-        summary: { sample_count: s.count, sample_sum: s.sum, quantile: qs.map((q, i) => ({ quantile: q.quantile, value: values[i]! })) },
-      };
-      break;
-    }
-    case 'histogram':
-      metric = { label, histogram: histogram(fam, s) };
-      break;
-  }
-  return metricFamilyType().encode({ metric: [metric] }).finish();
-}
-
-function histogram(fam: Family, s: Series): Record<string, unknown> {
-  const bounds = fam.bounds!;
-  const b = s.buckets!;
-  const bucket: { cumulative_count: number; upper_bound: number }[] = [];
-  let cum = 0;
-  for (let i = 0; i < b.length; i++) {
-    cum += b[i]!;
-    bucket.push({ cumulative_count: cum, upper_bound: bounds[i]! });
-  }
-  const h: Record<string, unknown> = { sample_count: s.count, sample_sum: s.sum, bucket };
-  const n = s.native;
-  if (n !== null) {
-    h['schema'] = n.schema;
-    h['zero_threshold'] = n.zeroThreshold;
-    h['zero_count'] = n.zeroCount;
-    const pos = sides(n.positive);
-    const neg = sides(n.negative);
-    // A native histogram without observations still says it is one: an empty span.
-    h['positive_span'] = pos.spans.length === 0 && neg.spans.length === 0 && n.zeroCount === 0 ? [{ offset: 0, length: 0 }] : pos.spans;
-    h['positive_delta'] = deltas(pos.counts);
-    h['negative_span'] = neg.spans;
-    h['negative_delta'] = deltas(neg.counts);
-  }
-  return h;
-}
-
-/** Counts as the deltas the integer fields carry (each bucket's count minus the previous one's). */
-function deltas(counts: readonly number[]): number[] {
-  const out: number[] = [];
-  let prev = 0;
-  for (const c of counts) {
-    out.push(c - prev);
-    prev = c;
-  }
-  return out;
-}
-
-/** The varint length prefix of one delimited message. */
-export function lengthPrefix(n: number): Uint8Array {
-  return protobuf.Writer.create().uint32(n).finish();
 }

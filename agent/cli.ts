@@ -4,6 +4,7 @@
 import { loadSettings, helpText, ConfigError, type Settings } from './settings.js';
 import { startAgent, buildMapper, buildWebConfig } from './compose.js';
 import { packageVersion } from './package.js';
+import { Logger } from '../core/log.js';
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const sub = argv[0];
@@ -57,7 +58,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (settings.checkConfig) {
     // The settings are valid once loaded; the mapping files are read here as a start would.
     try {
-      buildMapper(settings.statsd);
+      buildMapper(settings.statsd, { path: settings.dumpFsmPath, logger: new Logger(settings.logLevel) });
       buildWebConfig(settings.web);
     } catch (err) {
       fail(`configuration is invalid: ${(err as Error).message}`);
@@ -88,7 +89,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (reloadQueued) reload();
 }
 
+/** Exit status 1 for every refusal (bad flag, bad file, busy port), as statsd_exporter. */
 function fail(message: string): never {
   process.stderr.write(`redline: ${message}\n`);
-  process.exit(2);
+  process.exit(1);
 }

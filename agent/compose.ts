@@ -6,11 +6,13 @@
  * Sources never call each other: the statsd path learns a probe's `group` from the `PidGroups`
  * lookup the host collector publishes.
  */
+import fs from 'node:fs';
 import { Store } from '../core/store.js';
 import { Logger } from '../core/log.js';
 import { groupLabeller, type PidGroups } from '../core/pid-groups.js';
 import { StatsdIngest } from '../collector/statsd/ingest.js';
-import { listenUdp, listenTcp, listenUnixgram, createRelay, TransportStats, type Listener } from '../collector/statsd/listeners.js';
+import { listenUdp, listenTcp, listenUnixgram, TransportStats, type Listener } from '../collector/statsd/listeners.js';
+import { StatsdRelay } from '../collector/statsd/relay.js';
 import { Mapper } from '../collector/statsd/mapper.js';
 import { ChainMapper } from '../collector/statsd/mapper/chain.js';
 import { HttpProbe } from '../collector/probe/http.js';
@@ -44,14 +46,27 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** The user's mapping file, then each preset; reads the files again on every call (reload). */
-export function buildMapper(statsd: StatsdSettings): ChainMapper {
+/**
+ * The user's mapping file, then each preset; reads the files again on every call (reload).
+ * With `dumpFsmPath`, the user file's glob rules are written there as a Graphviz graph
+ * (statsd_exporter's `--debug.dump-fsm`); a failure to write is logged, not fatal, as there.
+ */
+export function buildMapper(statsd: StatsdSettings, dump?: { path: string; logger: Logger }): ChainMapper {
   const opts = {
     defaultObserverType: statsd.defaultObserverType,
     ...(statsd.defaultBuckets.length > 0 ? { defaultBuckets: [...statsd.defaultBuckets] } : {}),
   };
   const files = [...(statsd.mappingConfig ? [statsd.mappingConfig] : []), ...statsd.presets.map((p) => p.file)];
-  return new ChainMapper(files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)]);
+  const mappers = files.length > 0 ? files.map((f) => Mapper.fromFile(f, opts)) : [Mapper.empty(opts)];
+  if (dump && dump.path !== '' && statsd.mappingConfig) {
+    try {
+      fs.writeFileSync(dump.path, mappers[0]!.globGraph());
+      dump.logger.info('dumped the glob rules of the mapping file as a Graphviz graph', { file: dump.path });
+    } catch (err) {
+      dump.logger.error('error dumping FSM', { file: dump.path, error: (err as Error).message });
+    }
+  }
+  return new ChainMapper(mappers);
 }
 
 /** The --web.config.file configuration (read again on every call: reload), or the open one. */
@@ -99,7 +114,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   const version = packageVersion();
   logger.info('redline agent starting', { version });
   const store = new Store({ maxSeries: statsd.maxSeries, setIntervalMs: statsd.setIntervalMs, setMaxMembers: statsd.setMaxMembers, maxLabelValueBytes: webSettings.maxLabelValueBytes });
-  const mapper = buildMapper(statsd);
+  const mapper = buildMapper(statsd, { path: settings.dumpFsmPath, logger });
   for (const w of mapper.warnings) logger.warn(`mapping: ${w}`);
   const webConfig = buildWebConfig(webSettings);
 
@@ -146,10 +161,13 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   let tcpPort: number | null = null;
   let otlp: OtlpSource | null = null;
   try {
-    const relay = statsd.relayAddress ? createRelay(statsd.relayAddress, transport, logger) : null;
-    if (relay) closers.push(() => relay.close());
+    if (statsd.relayAddress) {
+      const relay = new StatsdRelay(statsd.relayAddress, statsd.relayPacketLength, transport, logger);
+      ingest.relay = relay;
+      closers.push(() => relay.close());
+    }
     if (statsd.listenUdp) {
-      const l = await listenUdp(statsd.listenUdp, ingest, transport, statsd.readBufferBytes, logger, relay ? relay.send : null);
+      const l = await listenUdp(statsd.listenUdp, ingest, transport, statsd.readBufferBytes, logger);
       udpPort = l.port;
       listeners.push(l);
       closers.push(() => l.close());

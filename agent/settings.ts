@@ -57,12 +57,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'statsd.parse-influxdb-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse InfluxDB/Telegraf tags (name,k=v:…).' },
   { name: 'statsd.parse-librato-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse Librato tags (name#k=v:…).' },
   { name: 'statsd.parse-signalfx-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse SignalFx tags (name[k=v]:…).' },
-  { name: 'statsd.relay.address', kind: 'string', default: '', section: 'statsd', metavar: 'ADDR', help: 'Forward every received UDP packet unchanged to this statsd server.' },
+  { name: 'statsd.relay.address', kind: 'string', default: '', section: 'statsd', metavar: 'ADDR', help: 'Forward every line received (UDP, TCP, unixgram) unchanged to this statsd server over UDP, as statsd_exporter does.' },
   { name: 'statsd.udp-packet-queue-size', kind: 'int', default: '10000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (Redline parses in the receive callback).' },
   { name: 'statsd.event-queue-size', kind: 'int', default: '10000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.event-flush-threshold', kind: 'int', default: '1000', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
   { name: 'statsd.event-flush-interval', kind: 'duration', default: '200ms', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility.' },
-  { name: 'statsd.relay.packet-length', kind: 'int', default: '1400', section: 'statsd', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (packets are relayed whole).' },
+  { name: 'statsd.relay.packet-length', kind: 'int', default: '1400', section: 'statsd', metavar: 'BYTES', help: 'Largest datagram sent to the relay; lines are packed up to it, longer lines are not relayed (counted).' },
   { name: 'otlp.listen-address', kind: 'string', default: ':4318', section: 'otlp', metavar: 'ADDR', help: 'Address to receive OTLP/HTTP metrics on (POST /v1/metrics, protobuf or JSON, gzip); empty to disable. When the default address is taken (an OpenTelemetry Collector on this host), the agent warns and runs without it.' },
   { name: 'otlp.max-request-size', kind: 'bytes', default: '16MiB', section: 'otlp', metavar: 'BYTES', help: 'Largest OTLP request body accepted, compressed and decompressed; larger ones get 413.' },
   { name: 'otlp.series-ttl', kind: 'duration', default: '0s', section: 'otlp', metavar: 'DURATION', help: 'OTLP series not updated for this long are removed; 0 keeps them.' },
@@ -94,7 +94,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'analysis.history', kind: 'duration', default: '2h', section: 'analysis', metavar: 'DURATION', help: 'How much analysis history the agent keeps in memory for redline report and the live view.' },
   { name: 'log.level', kind: 'string', default: 'info', section: 'general', metavar: 'LEVEL', help: 'debug, info, warn or error.' },
   { name: 'log.format', kind: 'string', default: 'logfmt', section: 'general', compatOnly: true, help: 'Accepted for statsd_exporter compatibility (logs are logfmt).' },
-  { name: 'check-config', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Check the configuration and mapping files, then exit (0 when valid).' },
+  { name: 'check-config', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Check the configuration and mapping files, then exit: 0 when valid, 1 when not (as statsd_exporter).' },
+  { name: 'debug.dump-fsm', kind: 'string', default: '', section: 'general', cliOnly: true, metavar: 'FILE', help: 'Write the glob rules of --statsd.mapping-config as a Graphviz dot file when it is loaded (also with --check-config), as statsd_exporter does; render with dot -Tpng FILE.' },
   { name: 'help', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Show this help.' },
   { name: 'version', kind: 'bool', default: 'false', section: 'general', cliOnly: true, help: 'Show the version.' },
 ];
@@ -126,6 +127,8 @@ export interface StatsdSettings {
   readonly defaultBuckets: readonly number[];
   readonly tags: { readonly dogstatsd: boolean; readonly influx: boolean; readonly librato: boolean; readonly signalfx: boolean };
   readonly relayAddress: ListenAddress | null;
+  /** Largest relayed datagram, in bytes. */
+  readonly relayPacketLength: number;
 }
 
 export type OtlpTemporality = 'cumulative' | 'delta';
@@ -196,6 +199,8 @@ export interface Settings {
   readonly help: boolean;
   readonly version: boolean;
   readonly checkConfig: boolean;
+  /** --debug.dump-fsm: where to write the glob graph; '' when not asked. */
+  readonly dumpFsmPath: string;
   readonly logLevel: Level;
   readonly statsd: StatsdSettings;
   readonly otlp: OtlpSettings;
@@ -577,6 +582,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
     help: r.bool('help'),
     version: r.bool('version'),
     checkConfig: r.bool('check-config'),
+    dumpFsmPath: r.string('debug.dump-fsm'),
     logLevel: r.oneOf('log.level', LEVELS),
     statsd: {
       listenUdp: r.address('statsd.listen-udp'),
@@ -601,6 +607,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
         signalfx: r.bool('statsd.parse-signalfx-tags'),
       },
       relayAddress: r.address('statsd.relay.address'),
+      relayPacketLength: relayPacketLength(r.int('statsd.relay.packet-length')),
     },
     otlp: otlpSettings(r),
     web: {
@@ -712,7 +719,7 @@ export function helpText(version: string): string {
     '  redline probe-path              print the path to pass to node --require for the event-loop probe',
     '',
     'Example:',
-    "  redline --sut api='node server.js' --injector locust=locust --statsd.mapping-config=mapping.yml",
+    "  redline --sut api='node .*server\\.js' --injector locust=locust --statsd.mapping-config=mapping.yml",
     '',
   ];
   for (const [sec, title] of Object.entries(sections)) {
@@ -733,4 +740,10 @@ export function helpText(version: string): string {
   out.push('');
   out.push('Signals: SIGHUP reloads the mapping files (a bad file keeps the old ones); SIGINT/SIGTERM stop cleanly.');
   return out.join('\n') + '\n';
+}
+
+/** A relayed datagram holds at least one 1-byte line and its newline, and fits in UDP. */
+function relayPacketLength(n: number): number {
+  if (n < 2 || n > 65507) throw new ConfigError(`--statsd.relay.packet-length: must be between 2 and 65507 bytes (one UDP datagram), got ${n}`);
+  return n;
 }

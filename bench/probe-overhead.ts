@@ -1,7 +1,9 @@
 /**
  * What the event-loop probe costs a busy server: a local HTTP server driven flat out by a
- * keep-alive load generator, run bare, with Redline's probe, and with prom-client's
- * collectDefaultMetrics (scraped every second), in alternating rounds of one run.
+ * keep-alive load generator, run bare, with Redline's probe (its 10 ms time-weighted sampler and
+ * watchdog thread included), with the probe's watchdog off (so the watchdog's own cost shows),
+ * and with prom-client's collectDefaultMetrics (scraped every second), in alternating rounds.
+ * Idle, each variant's own CPU and resident memory are measured too.
  *
  *   npm run build && node dist/bench/probe-overhead.js [--seconds 5] [--rounds 3]
  */
@@ -11,6 +13,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeSection, machineLine, sleep, cpuNs, ROOT } from './results.js';
+
+/** Resident memory of a process, in MiB. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s*(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -44,11 +52,18 @@ s.unref();
 const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
 const pin = (cpu: number, cmd: string[]): [string, string[]] => (fs.existsSync('/usr/bin/taskset') ? ['taskset', ['-c', String(cpu), ...cmd]] : [cmd[0]!, cmd.slice(1)]);
 
-type Variant = 'bare' | 'redline probe' | 'prom-client default metrics';
+type Variant = 'bare' | 'redline probe' | 'redline probe, watchdog off' | 'prom-client default metrics';
+const isProbe = (v: Variant): boolean => v === 'redline probe' || v === 'redline probe, watchdog off';
+const probeEnv = (v: Variant): NodeJS.ProcessEnv => ({
+  ...process.env,
+  REDLINE_STATSD: '127.0.0.1:9',
+  REDLINE_SERVICE: 'bench',
+  ...(v === 'redline probe, watchdog off' ? { REDLINE_PROBE_WATCHDOG_MS: '0' } : {}),
+});
 
 async function startServer(v: Variant): Promise<{ child: ChildProcess; port: number; metricsPort: number | null }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, REDLINE_STATSD: '127.0.0.1:9', REDLINE_SERVICE: 'bench' };
-  const pre = v === 'redline probe' ? ['--require', PROBE] : v === 'prom-client default metrics' ? ['--require', PROM] : [];
+  const env = probeEnv(v);
+  const pre = isProbe(v) ? ['--require', PROBE] : v === 'prom-client default metrics' ? ['--require', PROM] : [];
   const [cmd, argv] = pin(0, [process.execPath, ...pre, SERVER]);
   const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -115,9 +130,9 @@ setTimeout(() => { console.log(done); process.exit(0); }, ${SECONDS * 1000 + 100
  * prom-client is scraped once a second, as Prometheus would.
  */
 const IDLE_SECONDS = 10;
-async function idleCost(v: Variant): Promise<number> {
-  const pre = v === 'redline probe' ? ['--require', PROBE] : v === 'prom-client default metrics' ? ['--require', PROM] : [];
-  const env: NodeJS.ProcessEnv = { ...process.env, REDLINE_STATSD: '127.0.0.1:9', REDLINE_SERVICE: 'bench' };
+async function idleCost(v: Variant): Promise<{ cpuMsPerS: number; rssMiB: number }> {
+  const pre = isProbe(v) ? ['--require', PROBE] : v === 'prom-client default metrics' ? ['--require', PROM] : [];
+  const env = probeEnv(v);
   const [cmd, argv] = pin(0, [process.execPath, ...pre, '-e', `console.log('ready'); setTimeout(() => {}, ${(IDLE_SECONDS + 5) * 1000})`]);
   const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -131,9 +146,10 @@ async function idleCost(v: Variant): Promise<number> {
   const c0 = cpuNs(child.pid!);
   await sleep(IDLE_SECONDS * 1000);
   const c1 = cpuNs(child.pid!);
+  const rss = rssMiB(child.pid!);
   if (scraper) clearInterval(scraper);
   child.kill('SIGKILL');
-  return (c1 - c0) / 1e6 / IDLE_SECONDS; // ms of CPU per second
+  return { cpuMsPerS: (c1 - c0) / 1e6 / IDLE_SECONDS, rssMiB: rss };
 }
 
 interface Sample {
@@ -143,7 +159,8 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  const variants: Variant[] = ['bare', 'redline probe', 'prom-client default metrics'];
+  const variants: Variant[] = ['bare', 'redline probe', 'redline probe, watchdog off', 'prom-client default metrics'];
+  const load0 = fs.readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
   const results = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
   for (let r = 0; r < ROUNDS; r++) {
     // Alternating order, so that a neighbour's burst or thermal drift does not favour one variant.
@@ -168,10 +185,14 @@ async function main(): Promise<void> {
     }
   }
   const idle = new Map<Variant, number>();
+  const rss = new Map<Variant, number>();
   for (const v of variants) {
-    idle.set(v, await idleCost(v));
-    console.log(`idle ${v.padEnd(28)} ${idle.get(v)!.toFixed(3)} ms CPU/s`);
+    const c = await idleCost(v);
+    idle.set(v, c.cpuMsPerS);
+    rss.set(v, c.rssMiB);
+    console.log(`idle ${v.padEnd(28)} ${c.cpuMsPerS.toFixed(3)} ms CPU/s  ${c.rssMiB.toFixed(1)} MiB`);
   }
+  const load1 = fs.readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   /** Median over rounds of the cost against bare in the same round (paired, so a noisy round moves both). */
   const paired = (v: Variant, k: keyof Sample): number => {
@@ -182,16 +203,17 @@ async function main(): Promise<void> {
   const pct = (x: number): string => `${(x * 100).toFixed(2)}%`.replace(/^(?!-)/, '+');
   const rows = [
     `Command: \`npm run build && node dist/bench/probe-overhead.js --seconds ${SECONDS} --rounds ${ROUNDS}\` (server on CPU 0, raw-socket keep-alive load generator with ${CONCURRENCY} connections on CPU 1; variants alternate, median of the rounds; prom-client's /metrics scraped every second).`,
-    `Machine: ${machineLine()}. Run: ${new Date().toISOString()}.`,
+    `Machine: ${machineLine()}. Run: ${new Date().toISOString()}. Load average (1, 5, 15 min): ${load0} before, ${load1} after.`,
     '',
-    '| server | req/s (median) | throughput cost vs bare (paired median) | server CPU µs/request (median) | CPU/request cost vs bare (paired median) | own CPU when idle, ms/s (share of a core) | req/s by round |',
-    '|---|---|---|---|---|---|---|',
+    '| server | req/s (median) | throughput cost vs bare (paired median) | server CPU µs/request (median) | CPU/request cost vs bare (paired median) | own CPU when idle, ms/s (share of a core) | RSS when idle, MiB | req/s by round |',
+    '|---|---|---|---|---|---|---|---|',
     ...variants.map((v) => {
       const own = idle.get(v)! - idle.get('bare')!;
-      return `| ${v} | ${med(v, 'rps').toFixed(0)} | ${v === 'bare' ? '' : pct(paired(v, 'rps'))} | ${med(v, 'cpuUs').toFixed(2)} | ${v === 'bare' ? '' : pct(paired(v, 'cpuUs'))} | ${v === 'bare' ? `${idle.get(v)!.toFixed(3)} (baseline)` : `+${own.toFixed(3)} (${((own / 1000) * 100).toFixed(3)}%)`} | ${results.get(v)!.map((x) => x.rps.toFixed(0)).join(', ')} |`;
+      return `| ${v} | ${med(v, 'rps').toFixed(0)} | ${v === 'bare' ? '' : pct(paired(v, 'rps'))} | ${med(v, 'cpuUs').toFixed(2)} | ${v === 'bare' ? '' : pct(paired(v, 'cpuUs'))} | ${v === 'bare' ? `${idle.get(v)!.toFixed(3)} (baseline)` : `+${own.toFixed(3)} (${((own / 1000) * 100).toFixed(3)}%)`} | ${rss.get(v)!.toFixed(1)} | ${results.get(v)!.map((x) => x.rps.toFixed(0)).join(', ')} |`;
     }),
     '',
-    `- Own CPU when idle: an idle program with each variant for ${IDLE_SECONDS} s, CPU time above the bare program's: the instrumentation's fixed cost, free of load noise. Idle, most of it is the 100 wake-ups a second of the 10 ms event-loop-delay timer (both the probe and prom-client use one); a busy loop never sleeps, so under load that part mostly disappears, and this share of a core is an upper bound on the throughput cost. The rest is one report a second (≈ 1 ms of CPU on this VM, mostly the send syscalls).`,
+    `- Own CPU when idle: an idle program with each variant for ${IDLE_SECONDS} s, CPU time above the bare program's: the instrumentation's fixed cost, free of load noise. Idle, most of it is wake-ups: the 10 ms event-loop-delay timer (both the probe and prom-client use one) and the probe's own 10 ms sampler of the time-weighted delay; a busy loop never sleeps, so under load that part mostly disappears, and this share of a core is an upper bound on the throughput cost. The rest is one report a second (≈ 1 ms of CPU on this VM, mostly the send syscalls).`,
+    `- The watchdog's idle cost: "redline probe" minus "redline probe, watchdog off" — ${(idle.get('redline probe')! - idle.get('redline probe, watchdog off')!).toFixed(3)} ms CPU/s (a worker thread waking 10 times a second to read one Int32, plus one datagram a second) and ${(rss.get('redline probe')! - rss.get('redline probe, watchdog off')!).toFixed(1)} MiB resident (the thread's own V8 isolate, heap capped at 16 MB).`,
     '- Target: the probe costs < 1% of throughput and less than prom-client\'s default metrics. Load figures on this shared 2-core machine move by several % between rounds (see the last column); a negative cost means the variant measured faster than bare, i.e. the difference is within that noise.',
   ];
   console.log(rows.join('\n'));

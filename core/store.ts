@@ -12,6 +12,7 @@
  */
 import { serialiseLabels, escapeHelp, isValidLabelName } from './labels.js';
 import { SummaryWindow, type SummaryOptions } from './summary.js';
+import { NativeHistogram, schemaFor, type NativeHistogramOptions } from './native.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -24,6 +25,8 @@ export class Series {
   value = 0;
   /** Histogram: per-bucket (non-cumulative) counts, one per finite bound. */
   readonly buckets: Float64Array | null;
+  /** The native (exponential) buckets kept alongside, when the family has them. */
+  readonly native: NativeHistogram | null;
   sum = 0;
   count = 0;
   readonly summary: SummaryWindow | null;
@@ -41,6 +44,8 @@ export class Series {
   dead = false;
   /** Lazily built `name_bucket{a="x",` (the part of each bucket line before `le`). */
   bucketStem: string | null = null;
+  /** Lazily built protobuf `label` fields of this series (exporters/protobuf-writer.ts). */
+  protoLabels: Buffer | null = null;
   /**
    * A negative value was observed: `_sum` is no longer a counter, and OpenMetrics then forbids
    * serving it (the text format still shows it).
@@ -58,6 +63,7 @@ export class Series {
     this.ttlMs = ttlMs;
     this.updatedMs = nowMs;
     this.buckets = family.bounds ? new Float64Array(family.bounds.length) : null;
+    this.native = family.nativeSchema !== null ? new NativeHistogram(family.nativeSchema, family.nativeMaxBuckets) : null;
     this.summary = family.summaryOptions ? new SummaryWindow(family.summaryOptions, nowMs) : null;
     this.members = isSet ? new Set<number>() : null;
   }
@@ -75,6 +81,7 @@ export class Series {
           break;
         }
       }
+      if (this.native !== null) this.native.observe(v, weight);
     } else if (this.summary !== null) {
       this.summary.observe(v, nowMs);
     }
@@ -91,6 +98,8 @@ export interface FamilyOptions {
   /** Histogram bucket upper bounds (finite, ascending). */
   buckets?: readonly number[];
   summary?: SummaryOptions;
+  /** Histograms: also keep native buckets (served in the protobuf exposition). */
+  native?: NativeHistogramOptions | undefined;
 }
 
 export class Family {
@@ -99,6 +108,9 @@ export class Family {
   readonly type: MetricType;
   readonly bounds: Float64Array | null;
   readonly summaryOptions: SummaryOptions | null;
+  /** Native histogram schema of new series; null: classic buckets only. */
+  readonly nativeSchema: number | null;
+  readonly nativeMaxBuckets: number;
   readonly series = new Map<string, Series>();
   /** True for families declared by Redline's own code. */
   readonly own: boolean;
@@ -119,6 +131,8 @@ export class Family {
     this.bounds =
       opts.type === 'histogram' ? Float64Array.from([...(opts.buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b)) : null;
     this.summaryOptions = opts.type === 'summary' ? (opts.summary ?? null) : null;
+    this.nativeSchema = opts.type === 'histogram' && opts.native !== undefined ? schemaFor(opts.native.bucketFactor) : null;
+    this.nativeMaxBuckets = opts.native?.maxBuckets ?? 0;
     this.own = own;
     this.headerText = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`;
   }
@@ -174,6 +188,8 @@ export interface StatsdSeriesRequest {
   labelValues: readonly string[];
   buckets?: readonly number[] | undefined;
   summary?: SummaryOptions | undefined;
+  /** Histograms: native bucket options (statsd_exporter keeps native buckets alongside by default). */
+  native?: NativeHistogramOptions | undefined;
   ttlMs: number;
   isSet: boolean;
 }
@@ -345,6 +361,7 @@ export class Store {
           type: req.type,
           ...(req.buckets ? { buckets: req.buckets } : {}),
           ...(req.summary ? { summary: req.summary } : {}),
+          ...(req.native ? { native: req.native } : {}),
         },
         false,
       );

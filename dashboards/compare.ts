@@ -5,6 +5,7 @@
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { LIMITS } from '../analysis/thresholds.js';
 import { baseDashboard, limitLine, prom, RI, sel, ts, U, withLoad } from './common.js';
 
 export const COMPARE_UID = 'redline-compare';
@@ -54,23 +55,23 @@ const KEY_PANELS: KeyPanel[] = [
   {
     title: 'SUT busiest thread',
     unit: U.cores,
-    description: 'The busiest single thread of any SUT group, in cores: 1 is a saturated single-threaded process.',
-    expr: (f) => `max by (env) (redline_process_busiest_thread_cpu_ratio{role="sut", ${f}})`,
-    limit: [[0.9, 'red']],
+    description: 'CPU the busiest single thread of any SUT group demands (run time plus run-queue wait), in cores: 1 is a saturated single-threaded process.',
+    expr: (f) => `max by (env) (redline_process_busiest_thread_cpu_demand_ratio{role="sut", ${f}})`,
+    limit: [[LIMITS.sutThreadCores, 'red']],
   },
   {
-    title: 'SUT event-loop lag p99',
+    title: 'SUT event-loop delay p99',
     unit: U.seconds,
-    description: 'Worst event-loop lag p99 of any probed SUT process.',
-    expr: (f) => `max by (env) (redline_nodejs_eventloop_lag_seconds{quantile="0.99", role="sut", ${f}})`,
-    limit: [[0.1, 'orange'], [1, 'red']],
+    description: 'Worst time-weighted event-loop delay p99 of any probed SUT process (the delay an arrival at a random moment would meet).',
+    expr: (f) => `max by (env) (redline_nodejs_eventloop_delay_seconds{quantile="0.99", role="sut", ${f}})`,
+    limit: [[LIMITS.eventLoopLagSeconds, 'orange'], [LIMITS.eventLoopLagCriticalSeconds, 'red']],
   },
   {
     title: 'SUT file descriptors (worst ratio)',
     unit: U.percent,
     description: 'Worst open/limit fd ratio of any SUT process.',
     expr: (f) => `max by (env) (redline_process_fd_ratio{role="sut", ${f}})`,
-    limit: [[0.8, 'red']],
+    limit: [[LIMITS.fdRatio, 'red']],
   },
   {
     title: 'SUT CPU in cores',
@@ -81,9 +82,9 @@ const KEY_PANELS: KeyPanel[] = [
   {
     title: 'Injector busiest process',
     unit: U.cores,
-    description: 'Busiest injector process in cores; above 0.8 the injector, not the SUT, limits the test.',
-    expr: (f) => `max by (env) (redline_process_busiest_process_cpu_ratio{role="injector", ${f}})`,
-    limit: [[0.8, 'red']],
+    description: `CPU the busiest injector process demands (run time plus run-queue wait), in cores; above ${LIMITS.injectorProcessCores} the injector, not the SUT, limits the test.`,
+    expr: (f) => `max by (env) (redline_process_busiest_process_cpu_demand_ratio{role="injector", ${f}})`,
+    limit: [[LIMITS.injectorProcessCores, 'red']],
   },
 ];
 

@@ -4,6 +4,7 @@
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { LIMITS } from '../analysis/thresholds.js';
 import { baseDashboard, DS, F, limitLine, prom, RI, rightAxis, sel, ts, U, withLoad } from './common.js';
 
 export const PROCESS_UID = 'redline-process';
@@ -56,11 +57,14 @@ export function processDashboard(): dashboard.DashboardBuilder {
       .withPanel(
         withLoad(
           limitLine(
-            ts('Busiest thread and busiest process, in cores', U.cores, 'The busiest single thread and the busiest single process of the group. A thread near 1 core is saturated however idle the host is.')
+            ts('Busiest thread and busiest process, in cores', U.cores, 'The busiest single thread and the busiest single process of the group: CPU received, and CPU demanded (received plus run-queue wait, what the alerts read). A thread near 1 core is saturated however idle the host is; demand above received means it is starved by busy neighbours.')
               .withTarget(prom(`max by (env, group) (redline_process_busiest_thread_cpu_ratio{${G}})`, '{{group}} busiest thread {{env}}', 'A'))
               .withTarget(prom(`max by (env, group) (redline_process_busiest_process_cpu_ratio{${G}})`, '{{group}} busiest process {{env}}', 'B'))
+              .withTarget(prom(`max by (env, group) (redline_process_busiest_thread_cpu_demand_ratio{${G}})`, '{{group}} busiest thread demand {{env}}', 'C'))
+              .withTarget(prom(`max by (env, group) (redline_process_busiest_process_cpu_demand_ratio{${G}})`, '{{group}} busiest process demand {{env}}', 'D'))
+              .overrideByRegexp('.* demand .*', [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } }])
               .axisSoftMin(0),
-            [0.9, 'orange'],
+            [LIMITS.sutThreadCores, 'orange'],
             [1, 'red'],
           ).span(8),
         ),
@@ -91,7 +95,7 @@ export function processDashboard(): dashboard.DashboardBuilder {
                 .withTarget(prom(`sum by (env, group) (redline_process_max_fds{${G}})`, '{{group}} limit {{env}}', 'B'))
                 .withTarget(prom(`max by (env, group) (redline_process_fd_ratio{${G}})`, 'ratio: {{group}} worst {{env}}', 'C'))
                 .axisSoftMin(0),
-              [0.8, 'red'],
+              [LIMITS.fdRatio, 'red'],
             ),
             '^ratio: .*',
             U.percent,
@@ -155,8 +159,27 @@ export function processDashboard(): dashboard.DashboardBuilder {
             ts('Event-loop lag', U.seconds, 'Event-loop delay of each probed process over each probe interval: p50, p99 and max, the monitor resolution taken out (an idle loop reads ~0).')
               .withTarget(prom(`max by (env, service, pid, quantile) (redline_nodejs_eventloop_lag_seconds{${sel('group=~"$group", quantile=~"0.5|0.99|1"')}})`, '{{service}} pid {{pid}} q{{quantile}} {{env}}'))
               .axisSoftMin(0),
-            [0.1, 'orange'],
-            [1, 'red'],
+            [LIMITS.eventLoopLagSeconds, 'orange'],
+            [LIMITS.eventLoopLagCriticalSeconds, 'red'],
+          ),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          rightAxis(
+            limitLine(
+              ts('Delay a request would meet, and stalls', U.seconds, 'Time-weighted event-loop delay of each probed process (p50, p99, max: the delay an arrival at a random moment of the interval would have met, so intermittent stalls count), how long the loop has been stuck right now (the watchdog thread), and the share of the interval it was blocked (right axis).')
+                .withTarget(prom(`max by (env, service, pid, quantile) (redline_nodejs_eventloop_delay_seconds{${sel('group=~"$group", quantile=~"0.5|0.99|1"')}})`, '{{service}} pid {{pid}} delay q{{quantile}} {{env}}', 'A'))
+                .withTarget(prom(`max by (env, service, pid) (redline_nodejs_eventloop_stalled_seconds{${P}})`, '{{service}} pid {{pid}} stuck for {{env}}', 'B'))
+                .withTarget(prom(`max by (env, service, pid) (redline_nodejs_eventloop_blocked_ratio{${P}})`, 'blocked: {{service}} pid {{pid}} {{env}}', 'C'))
+                .overrideByRegexp('.* stuck for .*', [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }])
+                .axisSoftMin(0),
+              [LIMITS.eventLoopLagSeconds, 'orange'],
+              [LIMITS.eventLoopLagCriticalSeconds, 'red'],
+            ),
+            '^blocked: .*',
+            U.percent,
+            'blocked share',
           ),
         ),
       )
@@ -167,7 +190,7 @@ export function processDashboard(): dashboard.DashboardBuilder {
               .withTarget(prom(`max by (env, service, pid) (redline_nodejs_eventloop_utilization{${P}})`, '{{service}} pid {{pid}} {{env}}'))
               .min(0)
               .max(1),
-            [0.9, 'red'],
+            [LIMITS.eventLoopUtilisation, 'red'],
           ),
         ),
       )
@@ -221,6 +244,49 @@ export function processDashboard(): dashboard.DashboardBuilder {
         ts('Probe CPU by mode, in cores', U.cores, 'CPU of each probed process as it reports it (user, system).')
           .withTarget(prom(`sum by (env, service, mode) (rate(redline_nodejs_cpu_seconds_total{${P}}[${RI}]))`, '{{service}} {{mode}} {{env}}'))
           .axisSoftMin(0),
+      )
+      .withRow(new dashboard.RowBuilder('Container limits (cgroup v2)'))
+      .withPanel(
+        withLoad(
+          ts('CPU against the cgroup quota', U.cores, "CPU of the group's cgroup (cpu.stat) against its cpu.max quota, in cores; without a quota only the usage shows.")
+            .withTarget(prom(`sum by (env, group) (rate(redline_cgroup_cpu_seconds_total{${G}}[${RI}]))`, '{{group}} used {{env}}', 'A'))
+            .withTarget(prom(`max by (env, group) (redline_cgroup_cpu_limit_cores{${G}})`, '{{group}} quota {{env}}', 'B'))
+            .overrideByRegexp('.* quota .*', [
+              { id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } },
+              { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+            ])
+            .axisSoftMin(0)
+            .span(8),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          rightAxis(
+            limitLine(
+              ts('CPU throttling', U.percent, `Share of quota periods in which the cgroup was throttled (left, alert at ${LIMITS.cpuThrottledShare * 100}%) and the time it was stopped, in seconds per second (right).`)
+                .withTarget(prom(`max by (env, group) (rate(redline_cgroup_cpu_throttled_periods_total{${G}}[${RI}]) / rate(redline_cgroup_cpu_periods_total{${G}}[${RI}]))`, '{{group}} throttled periods {{env}}', 'A'))
+                .withTarget(prom(`max by (env, group) (rate(redline_cgroup_cpu_throttled_seconds_total{${G}}[${RI}]))`, 'time: {{group}} throttled {{env}}', 'B'))
+                .min(0),
+              [LIMITS.cpuThrottledShare, 'red'],
+            ),
+            '^time: .*',
+            U.percent,
+            'stopped, s/s',
+          ).span(8),
+        ),
+      )
+      .withPanel(
+        withLoad(
+          ts('Memory against memory.max', U.bytes, "Memory charged to the group's cgroup (memory.current) and its memory.max; near the limit the kernel reclaims, then OOM-kills.")
+            .withTarget(prom(`max by (env, group) (redline_cgroup_memory_bytes{${G}})`, '{{group}} used {{env}}', 'A'))
+            .withTarget(prom(`max by (env, group) (redline_cgroup_memory_limit_bytes{${G}})`, '{{group}} memory.max {{env}}', 'B'))
+            .overrideByRegexp('.* memory\\.max .*', [
+              { id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } },
+              { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+            ])
+            .axisSoftMin(0)
+            .span(8),
+        ),
       )
       .withRow(new dashboard.RowBuilder('The hosts running the group'))
       .withPanel(
@@ -277,7 +343,7 @@ export function processDashboard(): dashboard.DashboardBuilder {
           ts('Busiest thread per process', U.cores, 'Busiest thread of each process, in cores (with --host.per-process).')
             .withTarget(prom(`max by (env, group, pid) (redline_pid_busiest_thread_cpu_ratio{${G}})`, '{{group}} pid {{pid}} {{env}}'))
             .axisSoftMin(0),
-          [0.9, 'red'],
+          [LIMITS.sutThreadCores, 'red'],
         ).span(8),
       )
       .withPanel(

@@ -92,7 +92,7 @@ const groupDemand = (role: string): string =>
   `(sum without (mode) (rate(redline_process_cpu_seconds_total{role="${role}"}[${WINDOW}])) + rate(redline_process_runqueue_wait_seconds_total{role="${role}"}[${WINDOW}]))`;
 /** ... against its cgroup CPU quota where one is set, else against its host's CPUs. */
 const groupDemandShare = (role: string): string =>
-  `(${groupDemand(role)} / on (env, instance, group, role) redline_cgroup_cpu_limit_cores or ${groupDemand(role)} / on (env, instance) group_left () redline_host_cpus)`;
+  `(${groupDemand(role)} / on (env, instance, group, role) group_left () redline_cgroup_cpu_limit_cores or ${groupDemand(role)} / on (env, instance) group_left () redline_host_cpus)`;
 /** Either event-loop delay statistic of probed processes: the time-weighted delay an arrival meets, or the per-timer lag. */
 const loopDelay = (roleMatcher: string, limit: number): string =>
   `${median(`redline_nodejs_eventloop_delay_seconds{quantile="0.99", ${roleMatcher}}`)} >= ${limit}` +
@@ -353,6 +353,18 @@ export const ALERT_RULES: AlertRule[] = [
           s(`redline_process_cpu_seconds_total{mode="user", ${api()}}`, counter(onsetSeq(0.2, 1.6))),
           s(`redline_process_cpu_seconds_total{mode="system", ${api()}}`, counter(onsetSeq(0.05, 0.2))),
           s(`redline_process_runqueue_wait_seconds_total{${api()}}`, counter(onsetSeq(0, 0.1))),
+          s(`redline_process_busiest_thread_cpu_demand_ratio{${api()}}`, flat(0.5)),
+          s(`redline_host_cpus{${T}}`, flat(2)),
+        ],
+        firing: [{ group: 'api', role: 'sut', verdict: 'sut', ...TL }],
+      },
+      {
+        name: 'a SUT group demanding 0.95 of its 1-core cgroup quota on a 2-core host fires, verdict sut (the quota is its limit)',
+        onset: ONSET,
+        series: [
+          s(`redline_process_cpu_seconds_total{mode="user", ${api()}}`, counter(onsetSeq(0.2, 0.9))),
+          s(`redline_process_runqueue_wait_seconds_total{${api()}}`, counter(onsetSeq(0, 0.05))),
+          s(`redline_cgroup_cpu_limit_cores{${api()}}`, flat(1)),
           s(`redline_process_busiest_thread_cpu_demand_ratio{${api()}}`, flat(0.5)),
           s(`redline_host_cpus{${T}}`, flat(2)),
         ],

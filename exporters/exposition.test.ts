@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Store, truncateLabelValues } from '../core/store.js';
-import { render, renderChunks, negotiate, type RenderStats } from './exposition.js';
+import { render, renderChunks, negotiate, negotiateScrape, type RenderStats } from './exposition.js';
 import { parseOpenMetrics } from '../test/helpers/openmetrics.js';
 
 describe('text exposition of own families', () => {
@@ -140,5 +140,111 @@ describe('label value length', () => {
     expect(a).toBe(b);
     expect(store.labelValuesTruncated).toBe(1);
     expect(render(store, 'text')).toContain('c{url="/items/1"} 0\n');
+  });
+});
+
+describe('protobuf and escaping negotiation', () => {
+  const PB = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
+  it('serves protobuf only for the delimited MetricFamily encoding, by q', () => {
+    expect(negotiate(`${PB};q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2`)).toBe('protobuf');
+    expect(negotiate('application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text')).toBe('text');
+    expect(negotiate(`${PB};q=0.2,application/openmetrics-text;version=1.0.0;q=0.5`)).toBe('openmetrics');
+    expect(negotiate(`${PB};q=0`)).toBe('text');
+  });
+
+  it('echoes a known escaping scheme (Prometheus 3) and ignores unknown ones', () => {
+    expect(negotiateScrape('application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=1.0.0;escaping=underscores;q=0.5')).toEqual({ format: 'openmetrics', escaping: 'allow-utf-8' });
+    expect(negotiateScrape('text/plain;version=1.0.0;escaping=dots')).toEqual({ format: 'text', escaping: 'dots' });
+    expect(negotiateScrape('text/plain;escaping=bogus')).toEqual({ format: 'text', escaping: null });
+    expect(negotiateScrape(undefined)).toEqual({ format: 'text', escaping: null });
+  });
+});
+
+describe('protobuf exposition', () => {
+  it('decodes with the published schema to the same values as the text format, one message per family', async () => {
+    const protobuf = (await import('protobufjs')).default;
+    const { metricFamilyType } = await import('./protobuf.js');
+    const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
+    const c = store.statsdSeries({ name: 'c_total', help: 'C.', type: 'counter', labelNames: ['a', 'q'], labelValues: ['x"y\\z\nw', 'žluť'], ttlMs: 0, isSet: false });
+    const h = store.statsdSeries({ name: 'h', help: 'H.', type: 'histogram', labelNames: [], labelValues: [], buckets: [1, 10], native: { bucketFactor: 1.1, maxBuckets: 256 }, ttlMs: 0, isSet: false });
+    const own = store.histogram('redline_own_seconds', 'Own.', [], [1]);
+    own.observe([], 3);
+    if (typeof c === 'string' || typeof h === 'string') throw new Error('refused');
+    c.value = 7;
+    for (const v of [0, 1, 1, 2, 4, -8]) h.observe(v, 1, 0);
+    const body = Buffer.concat([...renderChunks(store, 'protobuf', { chunkBytes: 64 })]);
+    const T = metricFamilyType();
+    const r = protobuf.Reader.create(body);
+    const fams: Record<string, { name: string; type: number; metric: Record<string, unknown>[] }> = {};
+    while (r.pos < r.len) {
+      const f = T.toObject(T.decodeDelimited(r), { longs: Number }) as { name: string; type: number; metric: Record<string, unknown>[] };
+      expect(fams[f.name]).toBeUndefined();
+      fams[f.name] = f;
+    }
+    expect(Object.keys(fams).sort()).toEqual(['c_total', 'h', 'redline_own_seconds']);
+    expect(fams['c_total']!.metric).toEqual([{ label: [{ name: 'a', value: 'x"y\\z\nw' }, { name: 'q', value: 'žluť' }], counter: { value: 7 } }]);
+    const hist = fams['h']!.metric[0]!['histogram'] as Record<string, unknown>;
+    expect(hist['sample_count']).toBe(6);
+    expect(hist['sample_sum']).toBe(0);
+    expect(hist['bucket']).toEqual([
+      { cumulative_count: 4, upper_bound: 1 },
+      { cumulative_count: 6, upper_bound: 10 },
+    ]);
+    // Schema 3: 1 → key 0, 2 → key 8, 4 → key 16; -8 → negative key 24; 0 → zero bucket.
+    expect(hist['schema']).toBe(3);
+    expect(hist['zero_count']).toBe(1);
+    expect(hist['positive_span']).toEqual([
+      { offset: 0, length: 1 },
+      { offset: 7, length: 1 },
+      { offset: 7, length: 1 },
+    ]);
+    expect(hist['positive_delta']).toEqual([2, -1, 0]);
+    expect(hist['negative_span']).toEqual([{ offset: 24, length: 1 }]);
+    expect(hist['negative_delta']).toEqual([1]);
+    // Own histograms are classic only (as client_golang's default).
+    const ownHist = fams['redline_own_seconds']!.metric[0]!['histogram'] as Record<string, unknown>;
+    expect(ownHist['schema']).toBeUndefined();
+    expect(ownHist['positive_span'] ?? []).toEqual([]);
+    expect(ownHist['sample_count']).toBe(1);
+  });
+});
+
+describe('protobuf exposition under the budget', () => {
+  it('leaves out whole series past the budget and stays decodable, large families included', async () => {
+    const protobuf = (await import('protobufjs')).default;
+    const { metricFamilyType } = await import('./protobuf.js');
+    const store = new Store({ maxSeries: 10_000, setIntervalMs: 1000 });
+    store.gauge('redline_mine', 'Own.').set([], 1);
+    for (let i = 0; i < 3000; i++) {
+      const s = store.statsdSeries({ name: `h${i % 2}`, help: 'H.', type: 'histogram', labelNames: ['id'], labelValues: [String(i)], buckets: [0.1, 1], native: { bucketFactor: 1.1, maxBuckets: 256 }, ttlMs: 0, isSet: false });
+      if (typeof s === 'string') throw new Error(s);
+      s.observe(i / 100, 1, 0);
+    }
+    const decode = (body: Buffer): Map<string, number> => {
+      const T = metricFamilyType();
+      const r = protobuf.Reader.create(body);
+      const out = new Map<string, number>();
+      while (r.pos < r.len) {
+        const f = T.decodeDelimited(r) as unknown as { name: string; metric: unknown[] };
+        out.set(f.name, f.metric.length);
+      }
+      return out;
+    };
+    const whole = decode(Buffer.concat([...renderChunks(store, 'protobuf', { chunkBytes: 1024 })]));
+    expect(whole.get('h0')).toBe(1500);
+    expect(whole.get('h1')).toBe(1500);
+    const gen = renderChunks(store, 'protobuf', { chunkBytes: 1024, maxBytes: 50_000 });
+    const parts: Buffer[] = [];
+    let r = gen.next();
+    for (; r.done !== true; r = gen.next()) parts.push(r.value);
+    const body = Buffer.concat(parts);
+    expect(body.length).toBe(r.value.bytes);
+    const got = decode(body);
+    expect(got.get('redline_mine')).toBe(1);
+    const served = (got.get('h0') ?? 0) + (got.get('h1') ?? 0);
+    expect(served).toBe(r.value.series - 1);
+    expect(r.value.omittedSeries).toBe(3000 - served);
+    expect(served).toBeGreaterThan(100);
+    expect(body.length).toBeLessThanOrEqual(50_000 + 200);
   });
 });

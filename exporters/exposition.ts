@@ -12,32 +12,60 @@
  */
 import type { Family, Series, Store } from '../core/store.js';
 import { escapeHelp } from '../core/labels.js';
+import { ProtoWriter, writeHeader, writeSeries } from './protobuf-writer.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-export type Format = 'text' | 'openmetrics';
+export type Format = 'text' | 'openmetrics' | 'protobuf';
 
-/** Picks the format from an Accept header, preferring OpenMetrics only when it is asked for. */
-export function negotiate(accept: string | undefined): Format {
-  if (!accept) return 'text';
-  let best: Format = 'text';
+/** Name escaping schemes a scraper may ask for (Prometheus 3: `escaping=` in Accept). */
+const ESCAPING = new Set(['allow-utf-8', 'underscores', 'dots', 'values']);
+
+export interface Negotiated {
+  format: Format;
+  /**
+   * The `escaping=` the scraper asked for, echoed in the Content-Type as client_golang does; null
+   * when it asked for none. Redline's metric and label names are always valid legacy names
+   * (statsd names are escaped on the way in), and no scheme changes a valid legacy name, so
+   * the body is the same under every scheme.
+   */
+  escaping: string | null;
+}
+
+/**
+ * Picks the format from an Accept header by q (the first of equal q wins): Prometheus text
+ * unless OpenMetrics or the delimited protobuf format is preferred.
+ */
+export function negotiateScrape(accept: string | undefined): Negotiated {
+  if (!accept) return { format: 'text', escaping: null };
+  let best: Negotiated = { format: 'text', escaping: null };
   let bestQ = -1;
   for (const part of accept.split(',')) {
-    const [type, ...params] = part.trim().split(';');
-    let q = 1;
-    for (const p of params) {
-      const [k, v] = p.trim().split('=');
-      if (k === 'q' && v !== undefined) q = Number(v);
+    const [type, ...rest] = part.trim().split(';');
+    const params = new Map<string, string>();
+    for (const p of rest) {
+      const eq = p.indexOf('=');
+      if (eq > 0) params.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"|"$/g, ''));
     }
+    const q = params.has('q') ? Number(params.get('q')) : 1;
     const t = (type ?? '').trim().toLowerCase();
-    const f: Format | null = t === 'application/openmetrics-text' ? 'openmetrics' : t === 'text/plain' || t === '*/*' ? 'text' : null;
-    if (f !== null && q > bestQ) {
-      best = f;
+    let f: Format | null = null;
+    if (t === 'application/openmetrics-text') f = 'openmetrics';
+    else if (t === 'text/plain' || t === '*/*') f = 'text';
+    else if (t === 'application/vnd.google.protobuf' && params.get('proto') === 'io.prometheus.client.MetricFamily' && params.get('encoding') === 'delimited') f = 'protobuf';
+    if (f !== null && q > 0 && q > bestQ) {
+      const e = params.get('escaping');
+      best = { format: f, escaping: e !== undefined && ESCAPING.has(e) ? e : null };
       bestQ = q;
     }
   }
   return best;
+}
+
+/** The format only (see `negotiateScrape`). */
+export function negotiate(accept: string | undefined): Format {
+  return negotiateScrape(accept).format;
 }
 
 /** Small integers are most sample values (bucket counts): their strings are made once. */
@@ -154,6 +182,9 @@ function seriesText(fam: Family, s: Series, format: Format, now: number): string
   }
 }
 
+/** Yielded by the protobuf renderer to pause without output. */
+const EMPTY = Buffer.alloc(0);
+
 /** What one render served and left out. */
 export interface RenderStats {
   /** Bytes of the body (before any compression). */
@@ -246,6 +277,23 @@ class ChunkWriter {
     return true;
   }
 
+  /** Appends bytes (the protobuf renderer's messages); the budget was checked by the caller. */
+  writeBytes(bytes: Uint8Array): void {
+    this.settle();
+    if (this.off + bytes.length > this.buf.length) {
+      this.flushBuffer();
+      if (bytes.length > this.buf.length) {
+        // A copy: the caller reuses its buffer.
+        this.full.push(Buffer.from(bytes));
+        this.written += bytes.length;
+        return;
+      }
+    }
+    this.buf.set(bytes, this.off);
+    this.off += bytes.length;
+    this.written += bytes.length;
+  }
+
   private flushBuffer(): void {
     if (this.off === 0) return;
     this.full.push(this.buf.subarray(0, this.off));
@@ -268,10 +316,11 @@ export function* renderChunks(store: Store, format: Format, opts: RenderOptions 
   store.collect();
   const now = store.now();
   const budget = opts.maxBytes !== undefined && opts.maxBytes > 0 ? opts.maxBytes : Number.POSITIVE_INFINITY;
-  const w = new ChunkWriter(opts.chunkBytes ?? 256 * 1024);
+  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
+  const w = new ChunkWriter(chunkBytes);
   const stats: RenderStats = { bytes: 0, series: 0, omittedSeries: 0 };
   const last = opts.last ?? new Set<string>();
-  const family = function* (fam: Family): Generator<Buffer, void, void> {
+  const textFamily = function* (fam: Family): Generator<Buffer, void, void> {
     const limit = fam.own ? Number.POSITIVE_INFINITY : budget;
     let header: string | null = format === 'text' ? fam.headerText : omHeader(fam);
     for (const s of fam.series.values()) {
@@ -289,6 +338,44 @@ export function* renderChunks(store: Store, format: Format, opts: RenderOptions 
       }
     }
   };
+  // A delimited protobuf family is prefixed by its length, so it is encoded whole before any of
+  // it is written; the render still pauses (an empty chunk) every few hundred KiB of it.
+  let pw: ProtoWriter | null = null;
+  const protobufFamily = function* (fam: Family): Generator<Buffer, void, void> {
+    const limit = fam.own ? Number.POSITIVE_INFINITY : budget;
+    const fw = (pw ??= new ProtoWriter());
+    fw.pos = 0;
+    writeHeader(fw, fam);
+    const headerBytes = fw.pos;
+    let sincePause = 0;
+    for (const s of fam.series.values()) {
+      const before = fw.pos;
+      writeSeries(fw, fam, s, now);
+      sincePause += fw.pos - before;
+      // 10: the family's length prefix (at most 5 bytes for 4 GiB) with room to spare.
+      if (w.bytes + fw.pos + 10 > limit) {
+        fw.pos = before;
+        stats.omittedSeries++;
+      } else {
+        stats.series++;
+      }
+      if (sincePause >= chunkBytes) {
+        sincePause = 0;
+        yield EMPTY;
+      }
+    }
+    if (fw.pos === headerBytes) return;
+    const content = fw.pos;
+    fw.varint(content);
+    w.writeBytes(fw.buf.subarray(content, fw.pos));
+    w.writeBytes(fw.buf.subarray(0, content));
+    fw.pos = 0;
+    if (w.full.length > 0) {
+      yield* w.full;
+      w.full = [];
+    }
+  };
+  const family = format === 'protobuf' ? protobufFamily : textFamily;
   const names = [...store.families.keys()].sort();
   for (const name of names) {
     if (last.has(name)) continue;
@@ -310,7 +397,7 @@ export function* renderChunks(store: Store, format: Format, opts: RenderOptions 
 }
 
 /** The whole exposition as one string (tests, small stores); the /metrics handler streams `renderChunks`. */
-export function render(store: Store, format: Format): string {
+export function render(store: Store, format: 'text' | 'openmetrics'): string {
   const parts: Buffer[] = [];
   for (const chunk of renderChunks(store, format)) parts.push(chunk);
   return Buffer.concat(parts).toString('utf8');

@@ -17,7 +17,8 @@ import zlib from 'node:zlib';
 import type { Store, OwnMetric } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { renderChunks, negotiate, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type RenderStats } from './exposition.js';
+import { renderChunks, negotiateScrape, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type Format, type RenderStats } from './exposition.js';
+import { PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 import { OPEN_WEB_CONFIG, clientAuthOptions, clientCertRefusal, type WebConfig, type WebTls } from './web-config.js';
 import { BasicAuth } from './basic-auth.js';
 
@@ -59,7 +60,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const PLAIN_ON_TLS = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
 const REFUSAL_REASONS = ['scrape_limit', 'body_too_large', 'unauthorized', 'auth_busy', 'rate_limit', 'plain_http_on_tls', 'tls_handshake', 'client_certificate'];
 
-type Format = ReturnType<typeof negotiate>;
+const CONTENT_TYPES: Record<Format, string> = { text: TEXT_CONTENT_TYPE, openmetrics: OPENMETRICS_CONTENT_TYPE, protobuf: PROTOBUF_CONTENT_TYPE };
 
 /**
  * A body made of chunks that arrive over time, read by any number of responses: each reader gets
@@ -422,11 +423,11 @@ export class WebServer {
    * leave while the rest is rendered.
    */
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const format = negotiate(req.headers.accept);
+    const { format, escaping } = negotiateScrape(req.headers.accept);
     const rendered = this.render(format);
     this.scrapes.inc([format]);
     const headers: http.OutgoingHttpHeaders = {
-      'content-type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
+      'content-type': escaping === null ? CONTENT_TYPES[format] : `${CONTENT_TYPES[format]}; escaping=${escaping}`,
     };
     let body = rendered.body;
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {

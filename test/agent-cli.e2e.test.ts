@@ -47,7 +47,7 @@ describe('redline command line', () => {
 
   it('refuses an unknown flag with a clear message', () => {
     const r = run(['--statsd.listen-udpp=:1']);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr).toContain('unknown flag --statsd.listen-udpp');
   });
 
@@ -55,7 +55,7 @@ describe('redline command line', () => {
     const file = path.join(tmp(), 'bad.yml');
     fs.writeFileSync(file, 'mappings:\n  - match: "a.*"\n    name: "ok"\n  - match: "b.*"\n    match_type: regex\n    name: "bad["\n');
     const r = run([`--statsd.mapping-config=${file}`, '--statsd.listen-udp=127.0.0.1:0', '--statsd.listen-tcp=', '--web.listen-address=127.0.0.1:0']);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr).toContain(file);
     expect(r.stderr).toMatch(/:\d+/);
     expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
@@ -69,11 +69,49 @@ describe('redline command line', () => {
     expect(r.status).toBe(0);
   });
 
+  it('--check-config exits 1 on a bad mapping file (as statsd_exporter) and writes --debug.dump-fsm first', () => {
+    const d = tmp();
+    const bad = path.join(d, 'bad.yml');
+    fs.writeFileSync(bad, 'mappings:\n  - match: "a.*"\n    nme: x\n');
+    const r = run([`--statsd.mapping-config=${bad}`, '--check-config']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${bad}:3: unknown key "nme"`);
+
+    // statsd_exporter's FSM README example: two counter globs sharing client.*.
+    const good = path.join(d, 'good.yml');
+    fs.writeFileSync(good, 'mappings:\n- match: client.*.request.count\n  name: request_count\n  match_metric_type: counter\n- match: client.*.*.size\n  name: sizes\n  match_metric_type: counter\n');
+    const dot = path.join(d, 'dump.dot');
+    const ok = run([`--statsd.mapping-config=${good}`, `--debug.dump-fsm=${dot}`, '--check-config']);
+    expect(ok.status).toBe(0);
+    const graph = fs.readFileSync(dot, 'utf8');
+    expect(graph.startsWith('digraph g {\nrankdir=LR\n')).toBe(true);
+    expect(graph.trimEnd().endsWith('}')).toBe(true);
+    const edges = [...graph.matchAll(/^(\d+) -> (\d+) {2}\[label = "([^"]*)"\];$/gm)].map((m) => [Number(m[1]), Number(m[2]), m[3]]);
+    expect(edges).toEqual([
+      [0, 1, 'counter'],
+      [0, 2, 'gauge'],
+      [0, 3, 'observer'],
+      [1, 4, 'client'],
+      [4, 5, '*'],
+      [5, 6, 'request'],
+      [5, 7, '*'],
+      [6, 8, 'count'],
+      [7, 9, 'size'],
+    ]);
+    // End states (green): the two results.
+    expect([...graph.matchAll(/^(\d+) \[color="#82B366"/gm)].map((m) => Number(m[1]))).toEqual([8, 9]);
+
+    // A path that cannot be written is reported, not fatal (as statsd_exporter).
+    const unwritable = run([`--statsd.mapping-config=${good}`, `--debug.dump-fsm=${path.join(d, 'missing', 'dump.dot')}`, '--check-config']);
+    expect(unwritable.status).toBe(0);
+    expect(unwritable.stderr).toContain('error dumping FSM');
+  });
+
   it('reports a port that is already taken, without a stack trace', async () => {
     const agent = await startAgent();
     running.push(agent);
     const r = run([`--statsd.listen-udp=127.0.0.1:${agent.udpPort}`, '--statsd.listen-tcp=', '--web.listen-address=127.0.0.1:0']);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr).toContain(`cannot listen on UDP 127.0.0.1:${agent.udpPort}`);
     expect(r.stderr).toContain('already in use');
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -92,7 +130,7 @@ describe('redline command line', () => {
     const f = path.join(tmp(), 'redline.yaml');
     fs.writeFileSync(f, 'statsd:\n  listen-udp: ":0"\n  bogus: 1\n');
     const r = run([`--config=${f}`]);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${f}:3`);
     expect(r.stderr).toContain('statsd.bogus');
   });
@@ -102,7 +140,7 @@ describe('redline command line', () => {
     fs.writeFileSync(f, 'host:\n  process_groups:\n    - name: db\n      role: database\n      comm: postgres\n');
     for (const extra of [[], ['--check-config']]) {
       const r = run([`--config=${f}`, ...extra]);
-      expect(r.status).toBe(2);
+      expect(r.status).toBe(1);
       expect(r.stderr).toContain(`${f}:4: host.process_groups[0] (db): role must be sut, injector or other`);
       expect(r.stderr).not.toMatch(/^\s+at /m);
     }
@@ -114,7 +152,7 @@ describe('redline command line', () => {
     const text = await agent.metrics();
     expect(parseValue(text, 'redline_statsd_max_series')).toBe(11);
     const bad = spawnSync(process.execPath, [BIN, '--check-config'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000, env: { ...process.env, REDLINE_HOST_INTERVAL: 'often' } });
-    expect(bad.status).toBe(2);
+    expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('environment variable REDLINE_HOST_INTERVAL: invalid duration "often"');
   });
 });

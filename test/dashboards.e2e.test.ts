@@ -23,6 +23,7 @@ import { DASHBOARD_DIR, DASHBOARDS } from '../dashboards/generate.js';
 import { dashboardQueries, ruleQueries, substitute, type Query } from '../dashboards/promql.js';
 import { ALERT_RULES, prometheusRules } from '../dashboards/rules.js';
 import { ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
+import { findCgroupRoot } from '../collector/host/cgroups.js';
 import { startPrometheus } from './helpers/prometheus.js';
 import { start, stopAll, type Proc } from './helpers/process.js';
 import { eventually } from './helpers/wait.js';
@@ -44,6 +45,17 @@ function probeSends(metric: string): boolean {
   }
 }
 
+/** cgroup series this host cannot have: none without cgroup v2, memory ones without the v2 memory controller (hybrid mode). */
+function cgroupExcuses(): Array<[RegExp, string]> {
+  const root = findCgroupRoot();
+  if (root === null) return [[/\bredline_cgroup_/, 'this host has no cgroup v2 hierarchy, so the agent serves no cgroup series']];
+  const controllers = fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').split(/\s+/);
+  const out: Array<[RegExp, string]> = [];
+  if (!controllers.includes('memory')) out.push([/\bredline_cgroup_memory_/, `the memory controller is not on this host's cgroup v2 hierarchy (${root}: ${controllers.join(' ') || 'none'})`]);
+  if (!controllers.includes('cpu')) out.push([/\bredline_cgroup_cpu_/, `the cpu controller is not on this host's cgroup v2 hierarchy (${root})`]);
+  return out;
+}
+
 const MAY_BE_EMPTY: Array<[RegExp, string]> = [
   [/Host collector errors and skipped ticks \/ A$/, 'redline_host_collector_errors_total has a series only once a /proc read failed for a reason other than a process exiting; none should here'],
   [/Host collector errors and skipped ticks \/ B$/, 'redline_host_collector_skipped_ticks_total appears only once a tick had to be skipped (the previous one still running); none should be here'],
@@ -52,6 +64,10 @@ const MAY_BE_EMPTY: Array<[RegExp, string]> = [
   ...(['redline_nodejs_eventloop_delay_seconds', 'redline_nodejs_eventloop_blocked_ratio', 'redline_nodejs_eventloop_stalled_seconds'] as const)
     .filter((m) => !probeSends(m))
     .map((m): [RegExp, string] => [new RegExp(`\\b${m}\\b`), `this build's probe (dist/collector/probe/probe.cjs) does not send ${m} yet`]),
+  // Container limits: cgroup v2 only, and the quota, limit and throttling series only for a cgroup
+  // with cpu.max / memory.max set, which the test's processes do not have.
+  [/\bredline_cgroup_(cpu_limit_cores|memory_limit_bytes|cpu_throttled_periods_total|cpu_periods_total|cpu_throttled_seconds_total)\b/, 'the test\'s processes run in a cgroup without a cpu.max quota or memory.max limit'],
+  ...cgroupExcuses(),
   ...(fs.existsSync('/proc/pressure/cpu')
     ? []
     : ([[/Pressure stall \(PSI\)/, 'this kernel has no /proc/pressure (PSI disabled or kernel older than 4.20)']] as Array<[RegExp, string]>)),

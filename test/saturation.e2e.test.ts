@@ -6,7 +6,8 @@
  *     test and none with a sut or injector verdict (host-wide `verdict="host"` alerts may fire on a
  *     shared machine and are only reported);
  *   - then, one at a time: a spinning injector, a saturated SUT thread, a SUT process out of file
- *     descriptors, a SUT whose accept queue overflows. Each must raise the right alert with the
+ *     descriptors, a SUT whose accept queue overflows, a probed SUT stalled 150 ms each second, a
+ *     probed SUT stuck in a loop (reported by the probe's watchdog). Each must raise the right alert with the
  *     right verdict and group within 30 s of its onset, measured on Prometheus' timestamps (the
  *     alert's activeAt plus its `for:`) against the moment the process started saturating, and no
  *     alert of the other verdict may start meanwhile; the analysis stage's verdict series must
@@ -29,14 +30,13 @@ import { eventually, waitFor } from './helpers/wait.js';
 
 const TAG = `rlsat${process.pid}`;
 const ENV = 'sat-e2e';
-const GROUPS = { calm: 'calmapi', cpu: 'cpuapi', fd: 'fdapi', aq: 'aqapi', inj: 'spininj' } as const;
+const GROUPS = { calm: 'calmapi', cpu: 'cpuapi', fd: 'fdapi', aq: 'aqapi', stall: 'stallapi', stuck: 'stuckapi', inj: 'spininj' } as const;
+const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
 const OURS = new Set<string>(Object.values(GROUPS));
 
 /** Alerts this file does not drive, and why. */
 const NOT_DRIVEN: Record<string, string> = {
-  RedlineEventLoopLagHigh: 'needs the probe to be loaded in a stalling Node SUT; driven in test/dashboards.e2e.test.ts (shortened holds)',
-  RedlineEventLoopLagCritical: 'as above; the watchdog stall is driven by the probe tests',
-  RedlineEventLoopSaturated: 'as above',
+  RedlineEventLoopSaturated: 'driven in test/dashboards.e2e.test.ts (a probed SUT whose loop sleeps most of the time, shortened holds)',
   RedlineMemoryMapsNearLimit: 'driven in test/dashboards.e2e.test.ts (a process holding 85% of vm.max_map_count)',
   RedlineMemoryNearLimit: 'needs a cgroup v2 memory.max set for a child process (a delegated cgroup)',
   RedlineCpuThrottled: 'needs a cgroup v2 cpu.max quota set for a child process (a delegated cgroup)',
@@ -78,6 +78,21 @@ server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
 });
 `);
 
+/** Otherwise idle; blocks its loop 150 ms once a second (a health check with a 100 ms timeout fails ~15% of the time). */
+const STALL = script(`${TAG}-stall.js`, `process.stdout.write('ready ' + Date.now() + '\\n');
+setInterval(() => { const end = Date.now() + 150; while (Date.now() < end) {} }, 1000);
+setTimeout(() => process.exit(0), 180000);
+`);
+/** Runs normally for 3 s, then is stuck in a loop for 15 s (its in-loop probe cannot report; the watchdog can). */
+const STUCK = script(`${TAG}-stuck.js`, `setInterval(() => {}, 1000);
+setTimeout(() => { process.stdout.write('ready ' + Date.now() + '\\n'); const end = Date.now() + 15000; while (Date.now() < end) {} }, 3000);
+setTimeout(() => process.exit(0), 180000);
+`);
+const probed = (file: string, service: string): Proc =>
+  start(process.execPath, [file], {
+    env: { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${agent!.udpPort}`, REDLINE_ROLE: 'sut', REDLINE_SERVICE: service, REDLINE_PROBE_INTERVAL_MS: '1000' },
+  });
+
 interface Alert {
   labels: Record<string, string>;
   state: 'pending' | 'firing';
@@ -98,6 +113,8 @@ beforeAll(async () => {
     `--sut=${GROUPS.cpu}=${TAG}-cpu`,
     `--sut=${GROUPS.fd}=${TAG}-fd`,
     `--sut=${GROUPS.aq}=${TAG}-aq`,
+    `--sut=${GROUPS.stall}=${TAG}-stall`,
+    `--sut=${GROUPS.stuck}=${TAG}-stuck`,
     `--injector=${GROUPS.inj}=${TAG}-inj`,
   ]);
   prom = await startPrometheus({
@@ -156,7 +173,7 @@ async function expectSaturation(onset: number, alertname: string, group: string,
 
 describe('saturation kinds against the shipped rules, with a CPU burner on the other core', () => {
   it('every alert is either driven here or listed with the reason it is not', () => {
-    const driven = ['RedlineInjectorSaturated', 'RedlineSutCpuSaturated', 'RedlineFileDescriptorsNearLimit', 'RedlineAcceptQueueOverflowing'];
+    const driven = ['RedlineInjectorSaturated', 'RedlineSutCpuSaturated', 'RedlineFileDescriptorsNearLimit', 'RedlineAcceptQueueOverflowing', 'RedlineEventLoopLagHigh', 'RedlineEventLoopLagCritical'];
     expect(ALERT_RULES.map((a) => a.alert).sort()).toEqual([...driven, ...Object.keys(NOT_DRIVEN)].sort());
   });
 
@@ -209,6 +226,20 @@ describe('saturation kinds against the shipped rules, with a CPU burner on the o
       clients.push(c);
     }
     await expectSaturation(onset, 'RedlineAcceptQueueOverflowing', GROUPS.aq, 'sut');
+    await p.stop();
+  }, 200_000);
+
+  it('a probed SUT stalled 150 ms each second: RedlineEventLoopLagHigh, verdict sut, its group, within 30 s', async () => {
+    const p = probed(STALL, GROUPS.stall);
+    await p.until((o) => /ready \d+/.test(o), { what: 'the stalling SUT started' });
+    await expectSaturation(onsetOf(p), 'RedlineEventLoopLagHigh', GROUPS.stall, 'sut');
+    await p.stop();
+  }, 200_000);
+
+  it('a probed SUT stuck in a loop: RedlineEventLoopLagCritical from the watchdog, verdict sut, its group, within 30 s', async () => {
+    const p = probed(STUCK, GROUPS.stuck);
+    await p.until((o) => /ready \d+/.test(o), { timeoutMs: 30_000, what: 'the SUT stuck' });
+    await expectSaturation(onsetOf(p), 'RedlineEventLoopLagCritical', GROUPS.stuck, 'sut');
     await p.stop();
   }, 200_000);
 });

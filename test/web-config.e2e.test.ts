@@ -231,10 +231,10 @@ describe('start-up with a bad web configuration', () => {
   it('refuses to start, naming the file and the line', async () => {
     const file = writeConfig('bad.yml', `tls_server_config:\n  cert_file: ${certs.serverCert}\n  key_file: ${certs.serverKey}\n  min_version: TLS99\n`);
     const r = await run(process.execPath, ['bin/redline.js', '--web.listen-address=127.0.0.1:0', '--statsd.listen-udp=', '--statsd.listen-tcp=', '--otlp.listen-address=', '--host.enabled=false', `--web.config.file=${file}`], { timeoutMs: 30_000 });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${file}:4: unknown TLS version "TLS99"`);
     const check = await run(process.execPath, ['bin/redline.js', '--check-config', `--web.config.file=${file}`], { timeoutMs: 30_000 });
-    expect(check.code).toBe(2);
+    expect(check.code).toBe(1);
     expect(check.stderr).toContain(`${file}:4:`);
   });
 });

@@ -14,6 +14,8 @@
  * - Children join their parent's group unless they match one themselves.
  * - The agent and its own launcher chain (npm, npx, `sh -c` and any other ancestor) never join a
  *   group: their command lines hold the agent's patterns (`npx redline --sut api='node server.js'`).
+ * - Launchers (`sh -c …`, npm/npx/pnpm/yarn runners) are not matched by the command line they
+ *   pass on: `npm start` of a SUT counts its node process, not npm and sh too (isLauncher).
  */
 import * as proc from './procfs.js';
 import { matches, type GroupSpec } from './groups.js';
@@ -39,6 +41,18 @@ export interface Resolved {
   group: number;
   /** Classified again because it exec()ed since (same pid and start time, another image). */
   execed: boolean;
+}
+
+const SHELLS = new Set(['sh', 'dash', 'bash', 'zsh', 'ash', 'ksh', 'mksh', 'busybox']);
+const PACKAGE_RUNNERS = /^(npm|npx|pnpm|yarn)( |$)/;
+
+/**
+ * A shell running a `-c` script, or a package manager's runner (npm sets its title to
+ * `npm start …`, which is its comm): processes that only pass a command line on.
+ */
+export function isLauncher(comm: string, cmdline: string): boolean {
+  if (PACKAGE_RUNNERS.test(comm)) return true;
+  return SHELLS.has(comm) && / -[a-zA-Z]*c[a-zA-Z]* /.test(` ${cmdline.slice(0, 256)} `);
 }
 
 export class Classifier {
@@ -107,8 +121,13 @@ export class Classifier {
     const isOwn = ownStart !== undefined && ownStart === stat.starttime;
     if (this.groups.length > 0 && !isOwn) {
       const cmdline = proc.readCmdline(pid) ?? '';
-      const id = { comm: stat.comm, cmdline, exe: this.needsExe ? proc.readExe(pid) : null };
-      group = this.groups.findIndex((g) => matches(g, id));
+      // A launcher holds the command line it starts (`sh -c 'node server.js'`, `npm start -- --port
+      // 1`): it is not matched by that text, or `npm start` would count npm, sh and node. What it
+      // starts is matched by its own command line; the launcher still joins its parent's group.
+      if (!isLauncher(stat.comm, cmdline)) {
+        const id = { comm: stat.comm, cmdline, exe: this.needsExe ? proc.readExe(pid) : null };
+        group = this.groups.findIndex((g) => matches(g, id));
+      }
       if (group < 0 && stat.ppid > 1 && depth < 64) {
         const parent = proc.readStat(stat.ppid);
         if (parent !== null) group = this.classify(stat.ppid, parent, depth + 1);

@@ -7,7 +7,7 @@
  *
  * Every REDLINE_PROBE_INTERVAL_MS (1000) it sends, over statsd to REDLINE_STATSD
  * (127.0.0.1:8125), tagged service, role and pid: event-loop delay (min, mean, max, p50, p90,
- * p99 of that interval, the monitor's resolution taken out so an idle loop reads ≈ 0),
+ * p99 of that interval's 10 ms timer ticks, the resolution taken out so an idle loop reads ≈ 0),
  * event-loop utilisation, the time-weighted delay (the share of the interval the loop was
  * blocked and the delay an arrival at a random moment would have met), GC pauses and counts by
  * kind, heap, RSS and external memory, active handles and requests, and CPU time. The probe owns
@@ -228,9 +228,6 @@ function start(): void {
         })
       : null;
 
-  const RESOLUTION_MS = 10;
-  const delay = perf.monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  delay.enable();
   let lastElu = perf.performance.eventLoopUtilization();
   let lastCpu = process.cpuUsage();
   const gcPause = new Map<string, number>();
@@ -249,19 +246,68 @@ function start(): void {
     log('GC observation unavailable');
   }
 
-  // Time-weighted delay. The per-timer lag above counts each 10 ms timer once: a 150 ms stall a
-  // second is one late timer among ~85 and never reaches p99, although an arrival meets it 15%
-  // of the time. Here the sampler timer below splits the interval into the gaps between its
-  // ticks, which tile the interval exactly; a gap in which the tick came late (by more than
-  // LATE_MS: libuv rounds timers to the millisecond) holds a blocked stretch. Its length is the loop's active time in that
-  // gap (ELU's counters, exact: libuv times the poll phase), at least the lateness (time the
-  // process was not even scheduled shows as lateness, not activity) and at most the gap. Blocked
-  // share and the delay quantiles then follow from the stretches (delayQuantile). This is exact
-  // to the sampler's 10 ms for every stretch longer than that and costs one small callback
-  // every 10 ms; the alternatives are not exact: monitorEventLoopDelay's histogram only gives
-  // quantiles of counts (its gaps cannot be weighted by their length after the fact), and ELU
-  // alone gives the busy share but not how it splits into long and short stretches.
+  // One 10 ms sampler timer measures both delays. Per timer: each tick's lateness (its gap minus
+  // the 10 ms, so an idle loop reads ≈ 0) is one sample of `lag_seconds`, as
+  // monitorEventLoopDelay (a 10 ms timer recording the same gaps) did before; one timer instead
+  // of two halves the wake-ups of an idle process. Per timer, a 150 ms stall a second is one
+  // late tick among ~85 and never reaches p99, although an arrival meets it 15% of the time.
+  // Time-weighted: the gaps between ticks tile the interval exactly; a gap in which the tick
+  // came late (by more than LATE_MS: libuv rounds timers to the millisecond) holds a blocked
+  // stretch. Its length is the loop's active time in that gap (ELU's counters, exact: libuv
+  // times the poll phase), at least the lateness (time the process was not even scheduled shows
+  // as lateness, not activity) and at most the gap. Blocked share and the delay quantiles then
+  // follow from the stretches (delayQuantile). This is exact to the sampler's 10 ms for every
+  // stretch longer than that; the alternatives are not exact: monitorEventLoopDelay's histogram
+  // only gives quantiles of counts (its gaps cannot be weighted by their length after the
+  // fact), and ELU alone gives the busy share but not how it splits into long and short stretches.
   const SAMPLE_MS = 10;
+  // Per-timer lags of the window (ms): exact count, sum, min, max; quantiles from the samples,
+  // thinned uniformly (every 2nd, 4th… kept) past LAG_CAP so that a long interval stays bounded.
+  const LAG_CAP = 8192;
+  const lags = new Float64Array(LAG_CAP);
+  let lagN = 0;
+  let lagStride = 1;
+  let lagSkip = 0;
+  let lagMin = Infinity;
+  let lagMax = 0;
+  let lagSum = 0;
+  let lagCount = 0;
+  const recordLag = (ms: number): void => {
+    lagCount++;
+    lagSum += ms;
+    if (ms < lagMin) lagMin = ms;
+    if (ms > lagMax) lagMax = ms;
+    if (++lagSkip < lagStride) return;
+    lagSkip = 0;
+    if (lagN === LAG_CAP) {
+      for (let i = 0; i < LAG_CAP / 2; i++) lags[i] = lags[2 * i]!;
+      lagN = LAG_CAP / 2;
+      lagStride *= 2;
+    }
+    lags[lagN++] = ms;
+  };
+  /** The window's lag summary (s), taken when it closes; the counters start again. */
+  const takeLags = (): { q: [string, number][]; mean: number } => {
+    const sorted = lags.slice(0, lagN).sort();
+    const at = (p: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!);
+    const out = {
+      q: [
+        ['0', lagCount > 0 ? lagMin : 0],
+        ['0.5', at(0.5)],
+        ['0.9', at(0.9)],
+        ['0.99', at(0.99)],
+        ['1', lagMax],
+      ] as [string, number][],
+      mean: lagCount > 0 ? lagSum / lagCount : 0,
+    };
+    lagN = lagSkip = lagCount = 0;
+    lagStride = 1;
+    lagMin = Infinity;
+    lagMax = lagSum = 0;
+    for (const e of out.q) e[1] /= 1000;
+    out.mean /= 1000;
+    return out;
+  };
   const LATE_MS = 2;
   const blocks: number[] = [];
   let shortBlockedMs = 0;
@@ -269,11 +315,10 @@ function start(): void {
   let lastActive = perf.performance.eventLoopUtilization().active;
   let beats = 0;
 
-  const lag = (ns: number): number => Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000);
   let lastReport = lastTick;
   let reportPending = false;
-  /** One interval's report: `blocks` and `shortMs` are that window's, `elapsedMs` its length. */
-  const report = (elapsedMs: number, blocks: number[], shortMs: number): void => {
+  /** One interval's report: `blocks`, `shortMs` and `lag` are that window's, `elapsedMs` its length. */
+  const report = (elapsedMs: number, blocks: number[], shortMs: number, lag: ReturnType<typeof takeLags>): void => {
     reportPending = false;
     try {
       blocks.sort((a, b) => b - a);
@@ -288,25 +333,10 @@ function start(): void {
       ] as const) {
         client.gauge('redline_nodejs_eventloop_delay_seconds', delayQuantile(blocks, elapsedMs, q) / 1000, { quantile: name });
       }
-      if (delay.count > 0) {
-        for (const [q, v] of [
-          ['0', delay.min],
-          ['0.5', delay.percentile(50)],
-          ['0.9', delay.percentile(90)],
-          ['0.99', delay.percentile(99)],
-          ['1', delay.max],
-        ] as const) {
-          client.gauge('redline_nodejs_eventloop_lag_seconds', lag(v), { quantile: q });
-        }
-        client.gauge('redline_nodejs_eventloop_lag_mean_seconds', lag(delay.mean));
-      } else {
-        // The loop was blocked for the whole interval: no sample was taken, and the time since
-        // the last report is the stall.
-        const blocked = Math.max(elapsedMs, intervalMs) / 1000;
-        for (const q of ['0', '0.5', '0.9', '0.99', '1']) client.gauge('redline_nodejs_eventloop_lag_seconds', blocked, { quantile: q });
-        client.gauge('redline_nodejs_eventloop_lag_mean_seconds', blocked);
-      }
-      delay.reset();
+      // A loop blocked for longer than the interval closes the window with one tick: its one
+      // sample is the stall, not a missing reading.
+      for (const [q, v] of lag.q) client.gauge('redline_nodejs_eventloop_lag_seconds', v, { quantile: q });
+      client.gauge('redline_nodejs_eventloop_lag_mean_seconds', lag.mean);
       const elu = perf.performance.eventLoopUtilization();
       client.gauge('redline_nodejs_eventloop_utilization', perf.performance.eventLoopUtilization(elu, lastElu).utilization);
       lastElu = elu;
@@ -336,6 +366,7 @@ function start(): void {
     const now = perf.performance.now();
     const active = perf.performance.eventLoopUtilization().active;
     const gap = now - lastTick;
+    recordLag(Math.max(0, gap - SAMPLE_MS));
     if (gap - SAMPLE_MS > LATE_MS) {
       blocks.push(Math.min(gap, Math.max(gap - SAMPLE_MS, active - lastActive)));
       // Bounded for long intervals: the shortest half goes into the blocked share only.
@@ -348,12 +379,11 @@ function start(): void {
     lastTick = now;
     lastActive = active;
     if (heartbeat !== null) Atomics.store(heartbeat, 0, ++beats | 0);
-    // The window closes at a tick, so the gaps tile it with nothing left over. The report runs
-    // in the check phase of this same turn: after every timer due now, monitorEventLoopDelay's
-    // included, has run (its reset() would otherwise drop the delta of a stall just ended).
+    // The window closes at a tick, so the gaps tile it with nothing left over. The report (the
+    // sends) runs in the check phase of this same turn, outside the timer callback.
     if (!reportPending && now - lastReport >= intervalMs - SAMPLE_MS / 2) {
       reportPending = true;
-      setImmediate(report, now - lastReport, blocks.splice(0), shortBlockedMs);
+      setImmediate(report, now - lastReport, blocks.splice(0), shortBlockedMs, takeLags());
       lastReport = now;
       shortBlockedMs = 0;
     }

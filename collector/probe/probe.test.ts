@@ -86,7 +86,6 @@ describe('probe wire format', () => {
     for (const p of rx.packets) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(1400);
     const watchdog = rx.packets.filter((p) => p.startsWith('redline_nodejs_eventloop_stalled_seconds:') && !p.includes('\n'));
     expect(rx.packets.length - watchdog.length).toBeLessThanOrEqual(reports() * 2 + 1);
-    expect(watchdog.length).toBeGreaterThanOrEqual(1);
     for (const p of watchdog) expect(parse(p)).toMatchObject({ value: 0, type: 'g', tags: { service: 'wait', role: 'injector', pid: String(child.pid) } });
     // The first report: everything up to the second blocked-share reading (the first line of each).
     const all = lines(rx.packets.filter((p) => !watchdog.includes(p)));

@@ -13,6 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Store, Series, MetricType } from '../../core/store.js';
 import type { SummaryOptions } from '../../core/summary.js';
+import type { NativeHistogramOptions } from '../../core/native.js';
 import type { Logger } from '../../core/log.js';
 import { CacheEntry, KeyCache, keyHash, Hash, type Refusal } from './keycache.js';
 import { DecimalScan, scanDecimal, fastNumber, slowNumber } from './numbers.js';
@@ -30,6 +31,8 @@ export interface MapResultLike {
   honorLabels: boolean;
   observerType: 'histogram' | 'summary';
   buckets: readonly number[];
+  /** Native buckets kept alongside the classic ones; absent: classic only. */
+  native?: NativeHistogramOptions | undefined;
   summary: SummaryOptions;
   ttlMs: number;
   scale: number;
@@ -141,8 +144,12 @@ export class StatsdIngest {
     return this.tags.errors;
   }
 
+  /** Gets every packet's lines too, from every listener (statsd_exporter's relay: relay.ts). */
+  relay: { forward(buf: Buffer, start: number, end: number): void } | null = null;
+
   /** Ingests a datagram (or a batch of complete TCP lines): lines split on `\n`. */
   handle(buf: Buffer, start = 0, end = buf.length): void {
+    if (this.relay !== null) this.relay.forward(buf, start, end);
     this.nowMs = this.store.now();
     let s = start;
     try {
@@ -547,6 +554,7 @@ export class StatsdIngest {
         labelNames,
         labelValues: labelNames.map((k) => labels.get(k)!),
         buckets: type === 'histogram' ? m.buckets : undefined,
+        native: type === 'histogram' ? m.native : undefined,
         summary: type === 'summary' ? m.summary : undefined,
         ttlMs: m.ttlMs,
         isSet: t === T.SET,

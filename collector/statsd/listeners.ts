@@ -44,14 +44,14 @@ export class TransportStats {
   tcpMaxConnections = 0;
   udpRecvBufferBytes = 0;
   relayedPackets = 0;
+  relayedLines = 0;
+  relayLongLines = 0;
 }
 
 export interface Listener {
   readonly description: string;
   close(): Promise<void>;
 }
-
-export type Relay = ((buf: Buffer) => void) | null;
 
 function bindError(what: string, err: NodeJS.ErrnoException): Error {
   const why =
@@ -72,21 +72,13 @@ export async function listenUdp(
   stats: TransportStats,
   readBufferBytes: number,
   logger: Logger,
-  relay: Relay,
 ): Promise<Listener & { port: number }> {
   const type = addr.host.includes(':') ? 'udp6' : 'udp4';
   const sock = dgram.createSocket({ type, reuseAddr: false });
-  const onMessage = relay
-    ? (msg: Buffer): void => {
-        stats.udpPackets++;
-        ingest.handle(msg);
-        relay(msg);
-      }
-    : (msg: Buffer): void => {
-        stats.udpPackets++;
-        ingest.handle(msg);
-      };
-  sock.on('message', onMessage);
+  sock.on('message', (msg: Buffer): void => {
+    stats.udpPackets++;
+    ingest.handle(msg);
+  });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', (err) => reject(bindError(`UDP ${addr.host}:${addr.port}`, err)));
     sock.bind(addr.port, addr.host, () => resolve());
@@ -307,18 +299,4 @@ function errnoText(name: string): string {
     default:
       return 'cannot bind';
   }
-}
-
-/** Forwards raw packets to another statsd server (statsd_exporter's `--statsd.relay.address`). */
-export function createRelay(addr: ListenAddress, stats: TransportStats, logger: Logger): { send: (buf: Buffer) => void; close: () => void } {
-  const sock = dgram.createSocket(addr.host.includes(':') ? 'udp6' : 'udp4');
-  sock.on('error', (err) => logger.rateLimited('relay_error', 'statsd relay error', { error: err.message }));
-  sock.unref();
-  return {
-    send: (buf) => {
-      stats.relayedPackets++;
-      sock.send(buf, addr.port, addr.host);
-    },
-    close: () => sock.close(),
-  };
 }

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import { escapeMetricName } from '../../core/labels.js';
 import { DEFAULT_BUCKETS } from '../../core/store.js';
 import { DEFAULT_SUMMARY_OPTIONS } from '../../core/summary.js';
-import { GlobIndex } from './mapper/glob.js';
+import { GlobIndex, globGraph } from './mapper/glob.js';
 import { readMappingYaml } from './mapper/file.js';
 import { MappingConfigError, unmatchedResult, type MapResult, type MapperOptions, type Rule, type StatsdKind } from './mapper/rule.js';
 
@@ -30,6 +30,7 @@ export class Mapper {
   /** Problems that do not stop loading (a reference to a capture that does not exist, a shadowed rule), as `file:line: message`. */
   readonly warnings: readonly string[];
   private readonly globs: GlobIndex<Rule> | null;
+  private readonly globRules: readonly Rule[];
   private readonly regexes: readonly Rule[];
   private readonly unmatched: Omit<MapResult, 'name'>;
 
@@ -37,6 +38,7 @@ export class Mapper {
     this.ruleCount = rules.length;
     this.warnings = warnings;
     const globs = rules.filter((r) => r.glob);
+    this.globRules = globs;
     this.globs = globs.length > 0 ? new GlobIndex(globs, !orderingDisabled) : null;
     this.regexes = rules.filter((r) => !r.glob);
     this.unmatched = unmatched;
@@ -62,6 +64,11 @@ export class Mapper {
   static fromYaml(text: string, file: string, opts: MapperOptions = {}): Mapper {
     const f = readMappingYaml(text, file, opts);
     return new Mapper(f.rules, f.orderingDisabled, f.unmatched, f.warnings);
+  }
+
+  /** The glob rules as a Graphviz graph, as statsd_exporter's `--debug.dump-fsm` writes its FSM. */
+  globGraph(): string {
+    return globGraph(this.globRules);
   }
 
   map(name: string, kind: StatsdKind): MapResult {
@@ -90,6 +97,7 @@ export class Mapper {
       honorLabels: u.honorLabels,
       observerType: u.observerType,
       buckets: u.buckets,
+      native: u.native,
       summary: u.summary,
       ttlMs: u.ttlMs,
       scale: u.scale,
@@ -114,6 +122,7 @@ export class Mapper {
       honorLabels: b.honorLabels,
       observerType: b.observerType,
       buckets: b.buckets,
+      native: b.native,
       summary: b.summary,
       ttlMs: b.ttlMs,
       scale: b.scale,

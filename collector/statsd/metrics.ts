@@ -166,7 +166,19 @@ export const STATSD_UDP_RCVBUF = ownFamily({
 });
 export const STATSD_RELAYED = ownFamily({
   name: 'redline_statsd_relayed_packets_total',
-  help: 'Packets forwarded to --statsd.relay.address.',
+  help: 'Datagrams sent to --statsd.relay.address (lines from every listener, packed up to --statsd.relay.packet-length).',
+  type: 'counter',
+  labelNames: [],
+});
+export const STATSD_RELAYED_LINES = ownFamily({
+  name: 'redline_statsd_relayed_lines_total',
+  help: 'Lines queued for --statsd.relay.address.',
+  type: 'counter',
+  labelNames: [],
+});
+export const STATSD_RELAY_LONG_LINES = ownFamily({
+  name: 'redline_statsd_relay_long_lines_total',
+  help: 'Lines not relayed: longer than --statsd.relay.packet-length allows.',
   type: 'counter',
   labelNames: [],
 });
@@ -196,6 +208,8 @@ export const STATSD_FAMILIES: readonly OwnFamilyDef[] = [
   STATSD_SET_MEMBERS_DROPPED,
   STATSD_UDP_RCVBUF,
   STATSD_RELAYED,
+  STATSD_RELAYED_LINES,
+  STATSD_RELAY_LONG_LINES,
 ];
 
 /** Publishes the ingest's and the listeners' counters at every read of the store. */
@@ -223,6 +237,8 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
   const setDropped = store.register(STATSD_SET_MEMBERS_DROPPED);
   const rcvbuf = store.register(STATSD_UDP_RCVBUF);
   const relayed = store.register(STATSD_RELAYED);
+  const relayedLines = store.register(STATSD_RELAYED_LINES);
+  const relayLong = store.register(STATSD_RELAY_LONG_LINES);
 
   store.onCollect(() => {
     const ingest = getIngest();
@@ -254,5 +270,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     setDropped.set([], ingest.setMembersDropped);
     rcvbuf.set([], transport.udpRecvBufferBytes);
     relayed.set([], transport.relayedPackets);
+    relayedLines.set([], transport.relayedLines);
+    relayLong.set([], transport.relayLongLines);
   });
 }

@@ -204,3 +204,86 @@ describe('buckets as statsd_exporter chooses them', () => {
     expect(own.map('b.x', 'observer').buckets).toEqual([1, 2]);
   });
 });
+
+describe('anchors, merge keys and documents as yaml.v2 reads them', () => {
+  const base = `
+mappings:
+- &api
+  match: "api.*"
+  name: "api_$1"
+  labels: &labels
+    job: web
+  histogram_options:
+    native_histogram_bucket_factor: 1.5
+`;
+  it('a merged mapping takes every key of its anchor; explicit keys after it replace them', () => {
+    const m = load(`${base}- <<: *api
+  match: "db.*"
+  name: "db_$1"
+- match: "x.*"
+  name: x
+  labels: *labels
+`);
+    expect(m.ruleCount).toBe(3);
+    expect(shown(m, 'db.q')).toBe('db_q{job="web"}');
+    expect(shown(m, 'x.q')).toBe('x{job="web"}');
+  });
+
+  it('a mapping-valued key set again is merged into (labels, histogram_options), as yaml.v2 decodes into the map already there', () => {
+    const m = load(`${base}- <<: *api
+  match: "db.*"
+  labels:
+    tier: data
+  histogram_options:
+    buckets: [1, 2]
+`);
+    expect(m.map('db.q', 'observer')).toMatchObject({ name: 'api_q', labels: { job: 'web', tier: 'data' }, buckets: [1, 2], observerType: 'histogram' });
+  });
+
+  it('a label given again after a merge is refused, as statsd_exporter refuses it (key already set in map)', () => {
+    rejects(`${base}- <<: *api\n  match: "db.*"\n  labels:\n    job: other\n`, 13, /label "job" is set twice.*already set in map/);
+    rejects(`mappings:\n- match: a\n  name: a\n  labels:\n    <<: {k: 1}\n    k: 2\n`, 6, /label "k" is set twice/);
+  });
+
+  it('a sequence of merges: the first map wins; a key written before the merge is replaced by it (yaml.v2 applies keys in order)', () => {
+    const m = load(`${base}- <<: [{name: first}, *api]
+  match: "db.*"
+- name: early
+  <<: {name: late}
+  match: "e.*"
+`);
+    expect(m.map('db.q', 'counter').name).toBe('first');
+    expect(m.map('e.q', 'counter').name).toBe('late');
+  });
+
+  it('merges bring in only known keys; a merge of a scalar and an unknown anchor are refused', () => {
+    rejects(`mappings:\n- <<: {match: a, name: a, bogus: 1}\n`, 2, /unknown key "bogus" in mapping #1/);
+    rejects(`mappings:\n- match: a\n  name: a\n  <<: 5\n`, 4, /map merge requires map or sequence of maps/);
+    // yaml.v2 refuses an anchor defined outside the known keys the same way (field not found).
+    rejects(`base: &b {name: a}\nmappings:\n- <<: *b\n  match: a\n`, 1, /unknown key "base" in the mapping file/);
+    rejects(`mappings:\n- match: a\n  name: *nope\n`, 3, /nope/);
+    // A quoted "<<" is an ordinary (unknown) key in YAML 1.1.
+    rejects(`mappings:\n- "<<": {name: a}\n  match: a\n`, 2, /unknown key "<<"/);
+  });
+
+  it('only the first document is read; later ones (even broken) are ignored with a warning', () => {
+    const m = load('mappings:\n- match: "a.*"\n  name: a\n---\nmappings:\n- match: "b.*"\n  name: b\n---\n: [ broken\n');
+    expect(m.ruleCount).toBe(1);
+    expect(m.map('b.x', 'counter').name).toBe('b_x');
+    expect(m.warnings).toEqual(['mapping.yml:4: only the first YAML document of the file is read (as statsd_exporter); 2 more ignored']);
+    expect(load('---\n---\nmappings:\n- match: "a.*"\n  name: a\n').ruleCount).toBe(0);
+  });
+
+  it('an alias bomb is refused, not expanded', () => {
+    const lines = ['mappings:', '- &m0 {match: a, name: a}'];
+    for (let i = 1; i <= 30; i++) lines.push(`- &m${i} {<<: [*m${i - 1}, *m${i - 1}]}`);
+    let caught: unknown;
+    try {
+      readMappingYaml(lines.join('\n'), 'bomb.yml');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(MappingConfigError);
+    expect(String(caught)).toMatch(/excessive aliasing/);
+  });
+});

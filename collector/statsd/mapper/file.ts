@@ -10,13 +10,20 @@
  * - label names of one character are accepted; names starting with `__` are refused.
  * - `action: drop` rules need no `name`.
  *
+ * Anchors, aliases and merge keys (`<<: *base`) as yaml.v2 applies them to statsd_exporter's
+ * structs: keys are applied in file order, a later one replacing an earlier one, except that a
+ * mapping-valued key set twice (histogram_options, summary_options, defaults, labels) is merged
+ * into, and a label set twice is an error. Only the first YAML document of the file is read, as
+ * yaml.v2's Unmarshal does; later ones are ignored with a warning.
+ *
  * Errors name the file, the line and what is wrong (MappingConfigError).
  */
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Node as YamlNode, type Pair, type Scalar } from 'yaml';
+import { parseAllDocuments, LineCounter, isAlias, isMap, isSeq, isScalar, Pair, YAMLMap, type Node as YamlNode, type Scalar } from 'yaml';
 import { DEFAULT_BUCKETS } from '../../../core/store.js';
 import { DEFAULT_SUMMARY_OPTIONS, type SummaryOptions } from '../../../core/summary.js';
 import { compileRe2, enableLinearFallback, Re2SyntaxError } from './re2.js';
 import { Template } from './template.js';
+import { DEFAULT_NATIVE_OPTIONS, type NativeHistogramOptions } from '../../../core/native.js';
 import { MappingConfigError, unmatchedResult, type MapResult, type MapperOptions, type ObserverType, type Rule } from './rule.js';
 
 /** client_golang's DefBuckets, statsd_exporter's default histogram buckets (seconds). */
@@ -69,16 +76,61 @@ const REMOVED: Record<string, string> = {
 /** Parses mapping YAML; `file` is only used in messages. Throws MappingConfigError. */
 export function readMappingYaml(text: string, file: string, opts: MapperOptions = {}): MappingFile {
   const lc = new LineCounter();
-  // yaml.v2 (statsd_exporter's reader) is YAML 1.1: `yes`/`on` are booleans there.
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, version: '1.1' });
+  // yaml.v2 (statsd_exporter's reader) is YAML 1.1: `yes`/`on` are booleans, `<<` merges.
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, version: '1.1' });
+  const doc = docs[0];
+  const b = new Builder(file, lc, opts);
+  if (doc === undefined) return { rules: [], orderingDisabled: false, unmatched: b.unmatched, warnings: [] };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const reason = e.code === 'DUPLICATE_KEY' ? 'duplicate key (each key may appear once per mapping)' : e.message.split('\n')[0]!;
     throw new MappingConfigError(file, lc.linePos(e.pos[0]).line, reason);
   }
-  const b = new Builder(file, lc, opts);
-  b.build(doc.contents as YamlNode | null);
+  if (docs.length > 1) {
+    const second = docs[1]!.range[0];
+    b.warnings.push(`${file}:${lc.linePos(second).line}: only the first YAML document of the file is read (as statsd_exporter); ${docs.length - 1} more ignored`);
+  }
+  b.build(resolveAliases(doc.contents as YamlNode | null, b));
   return { rules: b.rules, orderingDisabled: b.orderingDisabled, unmatched: b.unmatched, warnings: b.warnings };
+}
+
+/** yaml.v2's guard against alias bombs, in merged keys (it fails with "excessive aliasing"). */
+const MAX_MERGED_KEYS = 100_000;
+
+/**
+ * Replaces every alias (`*name`) by the node it names: the latest anchor of that name before it,
+ * in document order. One pass; an aliased node is not walked again (it already was).
+ */
+function resolveAliases(root: YamlNode | null, b: Builder): YamlNode | null {
+  const anchors = new Map<string, unknown>();
+  const resolve = (n: unknown): unknown => {
+    if (!isAlias(n)) {
+      walk(n);
+      return n;
+    }
+    const target = anchors.get(n.source);
+    if (target === undefined) b.failAt(n, `unknown anchor ${JSON.stringify(n.source)} referenced`);
+    return target;
+  };
+  const walk = (n: unknown): void => {
+    if (isMap(n)) {
+      for (const pair of n.items) {
+        pair.key = resolve(pair.key);
+        pair.value = resolve(pair.value);
+      }
+    } else if (isSeq(n)) {
+      n.items = n.items.map(resolve);
+    }
+    // Set once the node is complete: a node cannot contain itself.
+    const anchor = (n as { anchor?: string } | null)?.anchor;
+    if (anchor !== undefined) anchors.set(anchor, n);
+  };
+  return resolve(root) as YamlNode | null;
+}
+
+/** A plain `<<` key (YAML 1.1's merge key; a quoted "<<" is an ordinary key, as in yaml.v2). */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<';
 }
 
 /** Go's time.ParseDuration, in milliseconds. */
@@ -124,6 +176,7 @@ class Builder {
   /** Buckets came from the file's defaults or from MapperOptions, not Redline's built-in list. */
   private bucketsChosen = false;
   private defaultSummary: SummaryOptions = DEFAULT_SUMMARY_OPTIONS;
+  private defaultNative: NativeHistogramOptions = DEFAULT_NATIVE_OPTIONS;
 
   constructor(
     private readonly file: string,
@@ -144,16 +197,63 @@ class Builder {
     throw new MappingConfigError(this.file, this.line(node), reason);
   }
 
+  failAt(node: unknown, reason: string): never {
+    this.fail(node, reason);
+  }
+
+  private mergedKeys = 0;
+
+  /**
+   * The maps a merge key's value brings in, in the order yaml.v2 applies them: a sequence is
+   * applied from its last map to its first, so the first wins.
+   */
+  private mergeSources(value: unknown): YAMLMap<unknown, unknown>[] {
+    if (isMap(value)) return [value];
+    if (isSeq(value) && value.items.every((it) => isMap(it))) return [...(value.items as YAMLMap<unknown, unknown>[])].reverse();
+    this.fail(value, 'map merge requires map or sequence of maps as the value');
+  }
+
+  /** A mapping's pairs with merge keys expanded: struct semantics, a later key replacing an earlier one. */
+  private structPairs(node: YAMLMap<unknown, unknown>, visit: (pair: P) => void, depth: number): void {
+    if (depth > 64) this.fail(node, 'merge keys nested too deep');
+    for (const pair of node.items as P[]) {
+      if (isMergeKey(pair.key)) {
+        for (const src of this.mergeSources(pair.value)) this.structPairs(src, visit, depth + 1);
+        continue;
+      }
+      if (depth > 0 && ++this.mergedKeys > MAX_MERGED_KEYS) this.fail(pair.key, 'document contains excessive aliasing');
+      visit(pair);
+    }
+  }
+
+  /** A label map's pairs with merge keys expanded: map semantics, a key set twice is an error (yaml.v2 strict). */
+  private mapPairs(node: YAMLMap<unknown, unknown>, out: P[], seen: Set<string>, depth: number): void {
+    if (depth > 64) this.fail(node, 'merge keys nested too deep');
+    for (const pair of node.items as P[]) {
+      if (isMergeKey(pair.key)) {
+        for (const src of this.mergeSources(pair.value)) this.mapPairs(src, out, seen, depth + 1);
+        continue;
+      }
+      if (depth > 0 && ++this.mergedKeys > MAX_MERGED_KEYS) this.fail(pair.key, 'document contains excessive aliasing');
+      const k = isScalar(pair.key) ? String(pair.key.value) : '';
+      if (seen.has(k)) {
+        this.fail(pair.key, `label ${JSON.stringify(k)} is set twice, once through a merge key (<<) or a repeated labels key; statsd_exporter's YAML reader refuses this too (key ${JSON.stringify(k)} already set in map)`);
+      }
+      seen.add(k);
+      out.push(pair);
+    }
+  }
+
   private warn(node: unknown, message: string): void {
     const line = this.line(node);
     this.warnings.push(`${this.file}${line !== undefined ? `:${line}` : ''}: ${message}`);
   }
 
-  /** The keys of a YAML mapping, each checked against `allowed`. */
+  /** The keys of a YAML mapping (merge keys expanded), each checked against `allowed`. */
   private pairs(node: unknown, what: string, allowed: readonly string[], extra = ''): Map<string, P> {
     if (!isMap(node)) this.fail(node, `${what} must be a mapping of keys to values${extra}`);
     const out = new Map<string, P>();
-    for (const pair of node.items as P[]) {
+    this.structPairs(node, (pair) => {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
       if (!allowed.includes(key)) {
         let hint = REMOVED[key] ? ` (${REMOVED[key]})` : '';
@@ -164,8 +264,17 @@ class Builder {
         }
         this.fail(pair.key, `unknown key ${JSON.stringify(key)} in ${what}${hint}`);
       }
-      out.set(key, pair);
-    }
+      const prev = out.get(key);
+      // yaml.v2 decodes a mapping into the struct or map already there: set twice, they merge.
+      if (prev !== undefined && isMap(prev.value) && isMap(pair.value)) {
+        const both = new YAMLMap<unknown, unknown>();
+        both.items = [...prev.value.items, ...pair.value.items];
+        both.range = pair.value.range;
+        out.set(key, new Pair(pair.key, both) as P);
+      } else {
+        out.set(key, pair);
+      }
+    }, 0);
     return out;
   }
 
@@ -223,11 +332,21 @@ class Builder {
     return s as T;
   }
 
+  /**
+   * Native histogram options over `base`, as statsd_exporter reads them: a factor or a bucket
+   * limit of 0 (or absent) keeps the base's; a factor of 1 or less turns native buckets off.
+   */
+  private native(pair: P, what: string, base: NativeHistogramOptions): NativeHistogramOptions {
+    const opts = this.pairs(pair.value, what, HISTOGRAM_KEYS);
+    const factor = this.num(opts.get('native_histogram_bucket_factor'), `${what}.native_histogram_bucket_factor`);
+    if (factor !== undefined && factor < 0) this.fail(opts.get('native_histogram_bucket_factor')!.value, `${what}.native_histogram_bucket_factor must be 0 or more`);
+    const max = this.count(opts.get('native_histogram_max_buckets'), `${what}.native_histogram_max_buckets`);
+    if (!factor && !max) return base;
+    return Object.freeze({ bucketFactor: factor || base.bucketFactor, maxBuckets: max || base.maxBuckets });
+  }
+
   private buckets(pair: P, what: string): number[] | undefined {
     const opts = this.pairs(pair.value, what, HISTOGRAM_KEYS);
-    // Native histogram settings are accepted for compatibility; Redline serves classic buckets.
-    this.num(opts.get('native_histogram_bucket_factor'), `${what}.native_histogram_bucket_factor`);
-    this.count(opts.get('native_histogram_max_buckets'), `${what}.native_histogram_max_buckets`);
     const b = opts.get('buckets');
     if (b === undefined || b.value === null || (isScalar(b.value) && b.value.value === null)) return undefined;
     if (!isSeq(b.value)) this.fail(b.value, `${what}.buckets must be a list of numbers`);
@@ -284,7 +403,7 @@ class Builder {
     const defNode = top.get('defaults');
     if (defNode !== undefined && defNode.value !== null && !(isScalar(defNode.value) && defNode.value.value === null)) this.defaults(defNode.value);
     const unmatchedBuckets = this.defaultObserver === 'histogram' && !this.bucketsChosen ? STATSD_EXPORTER_BUCKETS : this.defaultBuckets;
-    this.unmatched = unmatchedResult(this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram', unmatchedBuckets, this.defaultSummary, this.defaultTtl);
+    this.unmatched = unmatchedResult(this.defaultObserver ?? this.opts.defaultObserverType ?? 'histogram', unmatchedBuckets, this.defaultSummary, this.defaultTtl, this.defaultNative);
 
     const mappings = top.get('mappings')?.value ?? null;
     if (mappings === null || (isScalar(mappings) && mappings.value === null)) return;
@@ -301,6 +420,7 @@ class Builder {
     this.defaultTtl = this.duration(d.get('ttl'), 'defaults.ttl') ?? 0;
     const h = d.get('histogram_options');
     if (h !== undefined && h.value !== null) {
+      this.defaultNative = this.native(h, 'defaults.histogram_options', DEFAULT_NATIVE_OPTIONS);
       const b = this.buckets(h, 'defaults.histogram_options');
       if (b !== undefined) {
         this.defaultBuckets = b;
@@ -349,13 +469,16 @@ class Builder {
     const askedHistogram = explicitObserver === 'histogram' || hasH || (explicitObserver === undefined && !hasS && this.defaultObserver === 'histogram');
     const fallback = askedHistogram && !this.bucketsChosen ? STATSD_EXPORTER_BUCKETS : this.defaultBuckets;
     const buckets = (hasH ? this.buckets(hPair!, 'histogram_options') : undefined) ?? fallback;
+    const native = hasH ? this.native(hPair!, 'histogram_options', this.defaultNative) : this.defaultNative;
     const summary = hasS ? this.summary(sPair!, 'summary_options', this.defaultSummary) : this.defaultSummary;
 
     const labels: [string, Template][] = [];
     const labPair = p.get('labels');
     if (labPair !== undefined && labPair.value !== null && !(isScalar(labPair.value) && labPair.value.value === null)) {
       if (!isMap(labPair.value)) this.fail(labPair.value, 'labels must be a mapping of label names to values');
-      for (const pair of labPair.value.items as P[]) {
+      const labelPairs: P[] = [];
+      this.mapPairs(labPair.value, labelPairs, new Set(), 0);
+      for (const pair of labelPairs) {
         const k = isScalar(pair.key) ? String(pair.key.value) : '';
         if (!LABEL_NAME.test(k)) this.fail(pair.key, `invalid label name ${JSON.stringify(k)} (letters, digits and _, not starting with a digit)`);
         if (k.startsWith('__')) this.fail(pair.key, `invalid label name ${JSON.stringify(k)} (names starting with __ are reserved by Prometheus)`);
@@ -419,6 +542,7 @@ class Builder {
         honorLabels,
         observerType,
         buckets,
+        native,
         summary,
         ttlMs,
         scale: scale ?? 1,

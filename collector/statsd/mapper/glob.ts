@@ -153,3 +153,43 @@ function better<R extends GlobRule>(a: Hit<R>, b: Hit<R>): boolean {
   }
   return a.rule.index < b.rule.index;
 }
+
+/**
+ * The glob rules as a Graphviz graph in the shape statsd_exporter's `--debug.dump-fsm` writes:
+ * a start state, one state per metric type, then one state per dot-separated segment (edges
+ * labelled with the segment as written, `*` included); end states green, type states yellow.
+ * Render with `dot -Tpng dump.dot > dump.png`.
+ */
+export function globGraph(rules: readonly GlobRule[]): string {
+  interface State {
+    next: Map<string, State>;
+  }
+  const kinds: Kind[] = ['counter', 'gauge', 'observer'];
+  const root: State = { next: new Map(kinds.map((k) => [k, { next: new Map() }])) };
+  for (const r of rules) {
+    for (const k of r.kind === null ? kinds : [r.kind]) {
+      let s = root.next.get(k)!;
+      for (const seg of r.segments) {
+        let n = s.next.get(seg);
+        if (n === undefined) {
+          n = { next: new Map() };
+          s.next.set(seg, n);
+        }
+        s = n;
+      }
+    }
+  }
+  const out = ['digraph g {', 'rankdir=LR', 'node [ label="",style=filled,fillcolor=white,shape=circle ]'];
+  const states: State[] = [root];
+  for (let i = 0; i < states.length; i++) {
+    for (const [label, t] of states[i]!.next) {
+      states.push(t);
+      const id = states.length - 1;
+      out.push(`${i} -> ${id}  [label = "${label.replace(/["\\]/g, '\\$&')}"];`);
+      if (i === 0) out.push(`${id} [color="#D6B656",fillcolor="#FFF2CC"];`);
+      else if (t.next.size === 0) out.push(`${id} [color="#82B366",fillcolor="#D5E8D4"];`);
+    }
+  }
+  out.push('0 [color="#a94442",fillcolor="#f2dede"];', '}');
+  return out.join('\n') + '\n';
+}

@@ -60,6 +60,11 @@ export function enableLinearFallback(): void {
   fallbackEnabled = true;
   try {
     v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+    // V8 switches after this many backtracks of one match attempt (50,000 by default). At the
+    // default a 64 KiB hostile name still cost ~10 s against the pattern above (the budget was
+    // spent again at each start position before the switch); at 1,000 it costs ~0.1 s, linear
+    // in the name's length (bench/mapper.ts). Names that match without backtracking never reach it.
+    v8.setFlagsFromString('--regexp-backtracks-before-fallback=1000');
   } catch {
     // An engine without the flag keeps its backtracking engine; matching stays correct.
   }

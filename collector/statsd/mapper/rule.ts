@@ -3,6 +3,7 @@
  * mapping-file reader (file.ts) and the matcher (../mapper.ts).
  */
 import type { SummaryOptions } from '../../../core/summary.js';
+import { DEFAULT_NATIVE_OPTIONS, type NativeHistogramOptions } from '../../../core/native.js';
 import type { GlobRule } from './glob.js';
 import type { Template } from './template.js';
 
@@ -17,6 +18,8 @@ export interface MapResult {
   honorLabels: boolean;
   observerType: ObserverType;
   buckets: readonly number[];
+  /** Native buckets kept alongside the classic ones (histogram_options.native_histogram_*). */
+  native: NativeHistogramOptions;
   summary: SummaryOptions;
   ttlMs: number;
   scale: number;
@@ -55,7 +58,13 @@ export interface Rule extends GlobRule {
 }
 
 /** The result for names no rule matches. */
-export function unmatchedResult(observerType: ObserverType, buckets: readonly number[], summary: SummaryOptions, ttlMs: number): Omit<MapResult, 'name'> {
-  return { action: 'map', labels: {}, honorLabels: false, observerType, buckets, summary, ttlMs, scale: 1, help: undefined, matched: false };
+export function unmatchedResult(
+  observerType: ObserverType,
+  buckets: readonly number[],
+  summary: SummaryOptions,
+  ttlMs: number,
+  native: NativeHistogramOptions = DEFAULT_NATIVE_OPTIONS,
+): Omit<MapResult, 'name'> {
+  return { action: 'map', labels: {}, honorLabels: false, observerType, buckets, native, summary, ttlMs, scale: 1, help: undefined, matched: false };
 }
 

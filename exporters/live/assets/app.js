@@ -395,7 +395,7 @@
   }
 
   function timeAxis(b) {
-    return { stroke: b.ink, grid: { stroke: b.grid, width: 1 }, ticks: { stroke: b.grid }, font: b.axisFont, labelFont: b.labelFont, label: 'time', labelSize: Math.round(fontPx() * 1.2), values: timeTicks };
+    return { stroke: b.ink, grid: { stroke: b.grid, width: 1 }, ticks: { stroke: b.grid }, font: b.axisFont, labelFont: b.labelFont, label: 'time', labelSize: Math.round(fontPx() * 1.2), values: timeTicks, space: Math.round(fontPx() * 4.5) };
   }
 
   function colorize(list) {
@@ -428,6 +428,8 @@
             height,
             legend: b.legend,
             cursor: b.cursor,
+            // Room on the right for the last time label when no axis stands there.
+            padding: axes.length > 2 ? undefined : [Math.round(fontPx() * 0.6), Math.round(fontPx() * 2.2), 0, 0],
             scales: { x: { time: true }, y: { range: (u, min, max) => [o.min ?? Math.min(0, min), max > 0 ? max * 1.1 : 1] }, y2: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
             axes,
             series: [{}, ...list.map((s) => ({ label: s.name, stroke: s.color, width: 2, dash: s.dash, scale: scaleOf(s), spanGaps: false, paths: s.panel === 'load' ? uPlot.paths.stepped({ align: 1 }) : undefined, points: { show: false } }))],

@@ -5,6 +5,8 @@ import { render } from '../exporters/exposition.js';
 import { Analysis } from './stage.js';
 import { parseResources } from './resources.js';
 import { reportJson, snapshotFromHistory, stepTable, verdictText } from './summary.js';
+import { emptyHistory } from './history.js';
+import { findSteps } from './steps.js';
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -94,6 +96,18 @@ describe('analysis stage on a recorded ramp', () => {
       [10, 'active_users'],
       [20, 'active_users'],
       [30, 'active_users'],
+    ]);
+  });
+
+  it('keeps a step whole across rows a scrape missed (a history rebuilt from Prometheus), and ends it at a load of 0', () => {
+    const h = emptyHistory(1);
+    const load = [1, 1, 1, 1, 1, 2, 2, null, null, 2, 2, 2, 0, 0, 2, 2, 2, 2];
+    h.t = load.map((_, i) => 1_700_000_000 + i);
+    h.injectorProcesses = load;
+    expect(findSteps(h, null).map((s) => [s.load, s.start - 1_700_000_000, s.end - 1_700_000_000])).toEqual([
+      [1, 0, 4],
+      [2, 5, 11],
+      [2, 14, 17],
     ]);
   });
 

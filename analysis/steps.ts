@@ -61,16 +61,25 @@ function present(v: number | null | undefined): v is number {
   return v !== null && v !== undefined && !Number.isNaN(v);
 }
 
-/** Runs of rows with the same positive load value (rounded). */
+/** Rows without a value a run may span: a scrape or two Prometheus missed do not end a step. */
+export const MAX_GAP_ROWS = 5;
+
+/** Runs of rows with the same positive load value (rounded); a load of 0 ends a run, a short gap does not. */
 function loadRuns(load: ArrayLike<number | null>): Array<{ load: number; from: number; to: number }> {
   const runs: Array<{ load: number; from: number; to: number }> = [];
+  let ended = true;
   for (let i = 0; i < load.length; i++) {
     const v = load[i];
-    if (!present(v) || v <= 0) continue;
+    if (!present(v)) continue;
+    if (v <= 0) {
+      ended = true;
+      continue;
+    }
     const r = Math.round(v);
     const last = runs[runs.length - 1];
-    if (last !== undefined && last.load === r && last.to === i - 1) last.to = i;
+    if (!ended && last !== undefined && last.load === r && i - last.to - 1 <= MAX_GAP_ROWS) last.to = i;
     else runs.push({ load: r, from: i, to: i });
+    ended = false;
   }
   return runs;
 }

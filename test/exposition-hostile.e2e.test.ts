@@ -10,13 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type AgentProcess } from './helpers/agent.js';
-import { start, run, stopAll, type Proc } from './helpers/process.js';
-import { freePort } from './helpers/net.js';
+import { run, stopAll } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
+import { startPrometheus, type InstantSample, type PrometheusServer } from './helpers/prometheus.js';
 import { parseOpenMetrics } from './helpers/openmetrics.js';
 import { valueOf } from './helpers/exposition.js';
 
-const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const PROMTOOL = process.env['PROMTOOL'] ?? '/usr/bin/promtool';
 const OM = 'application/openmetrics-text;version=1.0.0';
 
@@ -128,40 +127,23 @@ async function expectValid(agent: AgentProcess): Promise<string> {
 describe('an exposition no statsd input can break', () => {
   let agent: AgentProcess;
   let dir = '';
-  let prometheus: Proc | undefined;
-  let promPort = 0;
+  let prometheus: PrometheusServer | undefined;
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-hostile-'));
     fs.writeFileSync(path.join(dir, 'mapping.yml'), MAPPING);
     agent = await startAgent([`--statsd.mapping-config=${path.join(dir, 'mapping.yml')}`]);
-    promPort = await freePort();
-    fs.writeFileSync(
-      path.join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: redline\n    static_configs:\n      - targets: ['127.0.0.1:${agent.httpPort}']\n`,
-    );
-    prometheus = start(PROMETHEUS, [
-      `--config.file=${path.join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--enable-feature=native-histograms',
-      '--log.level=warn',
-    ]);
-    await waitFor(() => fetch(`http://127.0.0.1:${promPort}/-/ready`).then((r) => r.ok), { timeoutMs: 60_000, what: 'Prometheus ready' });
+    prometheus = await startPrometheus({ dir, targets: [`127.0.0.1:${agent.httpPort}`], features: ['native-histograms'] });
   }, 120_000);
 
   afterAll(async () => {
-    await prometheus?.stop();
+    await prometheus?.proc.stop();
     await agent?.stop();
     await stopAll();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
-    const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
-    const body = (await res.json()) as { data?: { result?: { metric: Record<string, string>; value: [number, string] }[] } };
-    return body.data?.result ?? [];
-  };
+  const query = (q: string): Promise<InstantSample[]> => prometheus!.query(q);
 
   it('hostile label and family names: served, renamed or refused and counted; Prometheus stays up', async () => {
     const before = await linesSeen(agent);

@@ -10,25 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAgent, eventually, type AgentProcess } from './helpers/agent.js';
 import { samples, valueWith } from './helpers/exposition.js';
+import { README_GLOB_MAPPINGS } from './fixtures/statsd-readme-mappings.js';
 
 const MAPPING = `
 defaults:
   observer_type: histogram
 mappings:
-- match: "test.dispatcher.*.*.*"
-  name: "dispatcher_events_total"
-  labels:
-    processor: "$1"
-    action: "$2"
-    outcome: "$3"
-    job: "test_dispatcher"
-- match: "*.signup.*.*"
-  name: "signup_events_total"
-  labels:
-    provider: "$2"
-    outcome: "$3"
-    job: "\${1}_server"
-- match: "test.timing.*.*.*"
+${README_GLOB_MAPPINGS}- match: "test.timing.*.*.*"
   observer_type: histogram
   histogram_options:
     buckets: [ 0.01, 0.025, 0.05, 0.1 ]

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { startAgent, waitFor, type AgentProcess } from './helpers/agent.js';
 import { parseLine, parseExposition } from './helpers/exposition.js';
 import { parseOpenMetrics } from './helpers/openmetrics.js';
+import { README_GLOB_MAPPINGS } from './fixtures/statsd-readme-mappings.js';
 
 interface Row {
   behaviour: string;
@@ -30,20 +31,7 @@ const MAPPING = `
 defaults:
   observer_type: summary
 mappings:
-- match: "test.dispatcher.*.*.*"
-  name: "dispatcher_events_total"
-  labels:
-    processor: "$1"
-    action: "$2"
-    outcome: "$3"
-    job: "test_dispatcher"
-- match: "*.signup.*.*"
-  name: "signup_events_total"
-  labels:
-    provider: "$2"
-    outcome: "$3"
-    job: "\${1}_server"
-- match: "order\\\\..*"
+${README_GLOB_MAPPINGS}- match: "order\\\\..*"
   match_type: regex
   name: "regex_won"
 - match: "order.*"

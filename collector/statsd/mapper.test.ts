@@ -3,6 +3,7 @@ import { DEFAULT_BUCKETS } from '../../core/store.js';
 import { DEFAULT_SUMMARY_OPTIONS } from '../../core/summary.js';
 import { Mapper, type StatsdKind } from './mapper.js';
 import { translateRe2 } from './mapper/re2.js';
+import { README_GLOB_MAPPINGS } from '../../test/fixtures/statsd-readme-mappings.js';
 
 const load = (yaml: string, file = 'mapping.yml') => Mapper.fromYaml(yaml, file);
 
@@ -19,20 +20,7 @@ function shown(m: Mapper, name: string, kind: StatsdKind = 'counter'): string {
 describe('glob matching (statsd_exporter README examples)', () => {
   const m = load(`
 mappings:
-- match: "test.dispatcher.*.*.*"
-  name: "dispatcher_events_total"
-  labels:
-    processor: "$1"
-    action: "$2"
-    outcome: "$3"
-    job: "test_dispatcher"
-- match: "*.signup.*.*"
-  name: "signup_events_total"
-  labels:
-    provider: "$2"
-    outcome: "$3"
-    job: "\${1}_server"
-`);
+${README_GLOB_MAPPINGS}`);
 
   it('maps with captures into labels', () => {
     expect(shown(m, 'test.dispatcher.FooProcessor.send.success')).toBe(

@@ -18,9 +18,11 @@ export interface PrometheusOptions {
   /** host:port of each target, all in one job `redline` (honor_labels, like the shipped config). */
   targets: string[];
   /** Target labels (env, run). */
-  labels: Record<string, string>;
+  labels?: Record<string, string>;
   /** Rule files' contents (YAML), written into `dir`. */
-  rules: string[];
+  rules?: string[];
+  /** Feature flags (`--enable-feature=`), e.g. `native-histograms`. */
+  features?: string[];
   scrapeInterval?: string;
   evaluationInterval?: string;
 }
@@ -30,12 +32,19 @@ export interface PrometheusServer {
   url: string;
   /** GET an /api/v1 endpoint; throws unless Prometheus answers `success`. */
   get<T>(api: string, params?: Record<string, string>): Promise<T>;
+  /** An instant query's vector (empty when the query returns nothing or fails). */
+  query(q: string): Promise<InstantSample[]>;
+}
+
+export interface InstantSample {
+  metric: Record<string, string>;
+  value: [number, string];
 }
 
 export async function startPrometheus(opts: PrometheusOptions): Promise<PrometheusServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const ruleFiles = opts.rules.map((r, i) => {
+  const ruleFiles = (opts.rules ?? []).map((r, i) => {
     const file = path.join(opts.dir, `rules-${i}.yml`);
     fs.writeFileSync(file, r);
     return file;
@@ -46,7 +55,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     stringify({
       global: { scrape_interval: interval, evaluation_interval: opts.evaluationInterval ?? interval },
       rule_files: ruleFiles,
-      scrape_configs: [{ job_name: 'redline', honor_labels: true, scrape_interval: interval, scrape_timeout: interval, static_configs: [{ targets: opts.targets, labels: opts.labels }] }],
+      scrape_configs: [{ job_name: 'redline', honor_labels: true, scrape_interval: interval, scrape_timeout: interval, static_configs: [{ targets: opts.targets, labels: opts.labels ?? {} }] }],
     }),
   );
   const proc = start(PROMETHEUS, [
@@ -54,13 +63,19 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     `--storage.tsdb.path=${path.join(opts.dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
+    ...(opts.features ?? []).map((f) => `--enable-feature=${f}`),
   ]);
-  await waitFor(() => fetch(`${url}/-/ready`).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'Prometheus ready' });
+  await waitFor(() => fetch(`${url}/-/ready`).then((r) => r.ok), { timeoutMs: 60_000, intervalMs: 200, what: 'Prometheus ready' });
   const get = async <T>(api: string, params: Record<string, string> = {}): Promise<T> => {
     const res = await fetch(`${url}${api}?${new URLSearchParams(params).toString()}`);
     const body = (await res.json()) as { status: string; data: T; error?: string };
     if (body.status !== 'success') throw new Error(`${api} ${JSON.stringify(params)}: ${body.error ?? res.status}`);
     return body.data;
   };
-  return { proc, url, get };
+  const query = async (q: string): Promise<InstantSample[]> => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(q)}`);
+    const body = (await res.json()) as { data?: { result?: InstantSample[] } };
+    return body.data?.result ?? [];
+  };
+  return { proc, url, get, query };
 }

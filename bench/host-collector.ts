@@ -9,12 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { Store } from '../core/store.js';
 import { HostCollector } from '../collector/host/collector.js';
 import { parseGroupFlag } from '../collector/host/groups.js';
 import { readListenSockets } from '../collector/host/procfs.js';
-import { cpuNs, writeSection, machineLine, sleep, ROOT } from './results.js';
+import { cpuNs, writeSection, machineLine, sleep, ROOT, freePort } from './results.js';
 
 const MATCHED = 50;
 /** Busy matched processes (10% of a core each: more would saturate a small machine). */
@@ -73,14 +72,6 @@ async function redlineCpuPerTick(groups: string): Promise<number> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 async function exporterCpuPerScrape(name: string, cmd: string, args: (port: number) => string[]): Promise<number | null> {

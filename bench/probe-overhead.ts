@@ -12,7 +12,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeSection, machineLine, sleep, cpuNs, ROOT } from './results.js';
+import { writeSection, machineLine, sleep, cpuNs, ROOT, pin } from './results.js';
 
 /** Resident memory of a process, in MiB. */
 function rssMiB(pid: number): number {
@@ -50,7 +50,6 @@ s.unref();
 `,
 );
 const PROBE = path.join(ROOT, 'dist', 'collector', 'probe', 'probe.cjs');
-const pin = (cpu: number, cmd: string[]): [string, string[]] => (fs.existsSync('/usr/bin/taskset') ? ['taskset', ['-c', String(cpu), ...cmd]] : [cmd[0]!, cmd.slice(1)]);
 
 type Variant = 'bare' | 'redline probe' | 'redline probe, watchdog off' | 'prom-client default metrics';
 const isProbe = (v: Variant): boolean => v === 'redline probe' || v === 'redline probe, watchdog off';

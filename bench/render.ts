@@ -13,12 +13,12 @@
  * statsd_exporter is built from source as /work/shared/tools/statsd_exporter/README.md says;
  * without `--statsd-exporter` (or STATSD_EXPORTER) only Redline is measured.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT } from './results.js';
+import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT, kill, freePort, pin } from './results.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -34,7 +34,6 @@ const EXPORTER = opt('statsd-exporter', process.env['STATSD_EXPORTER'] ?? '');
 const DIST = path.join(ROOT, 'dist', 'bench');
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const MAPPING = `defaults:\n  observer_type: histogram\n  histogram_options:\n    buckets: [${BUCKETS.join(', ')}]\nmappings: []\n`;
-const pin = (cpu: number, cmd: string[]): [string, string[]] => (fs.existsSync('/usr/bin/taskset') ? ['taskset', ['-c', String(cpu), ...cmd]] : [cmd[0]!, cmd.slice(1)]);
 
 export const TEXT = 'text/plain;version=0.0.4';
 export const OPENMETRICS = 'application/openmetrics-text;version=1.0.0';
@@ -51,26 +50,6 @@ interface Receiver {
   /** Lines it has read so far. */
   lines(): Promise<number>;
   stop(): Promise<void>;
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 /** A value from a text exposition read whole (small self-metric families only). */

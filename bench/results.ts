@@ -2,7 +2,9 @@
  * Shared helpers for benchmarks: per-process CPU from /proc, RSS, and writing one section of
  * bench/RESULTS.md without touching the others.
  */
+import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,3 +52,28 @@ export function machineLine(): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The command line that runs `cmd` pinned to one CPU (taskset), or `cmd` as it is where taskset is missing. */
+export const pin = (cpu: number, cmd: string[]): [string, string[]] => (fs.existsSync('/usr/bin/taskset') ? ['taskset', ['-c', String(cpu), ...cmd]] : [cmd[0]!, cmd.slice(1)]);
+
+/** Stops a benchmark's child: SIGTERM, SIGKILL after 3 s; resolves once it has exited. */
+export function kill(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}

@@ -8,13 +8,13 @@
  *
  *   npm run build && node dist/bench/statsd-throughput.js [--seconds 5] [--rates 250000,500000,...]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT } from './results.js';
+import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT, kill, pin } from './results.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -32,7 +32,6 @@ const ONLY = opt('only', 'bare,redline,etsy').split(',');
 const SCRAPE = !args.includes('--no-scrape');
 /** `--no-write` leaves bench/RESULTS.md alone (comparison runs). */
 const WRITE = !args.includes('--no-write');
-const pin = (cpu: number, cmd: string[]): [string, string[]] => (fs.existsSync('/usr/bin/taskset') ? ['taskset', ['-c', String(cpu), ...cmd]] : [cmd[0]!, cmd.slice(1)]);
 
 interface Receiver {
   name: string;
@@ -41,18 +40,6 @@ interface Receiver {
   /** Lines the receiver has accepted so far (cumulative). */
   lines(): Promise<number>;
   stop(): Promise<void>;
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 async function startBare(): Promise<Receiver> {

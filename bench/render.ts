@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT, kill, freePort, pin } from './results.js';
+import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT, kill, freePort, pin, sendStatsd } from './results.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -31,7 +31,6 @@ const RATE = Number(opt('rate', '300000'));
 const READS = 5;
 const WRITE = !args.includes('--no-write');
 const EXPORTER = opt('statsd-exporter', process.env['STATSD_EXPORTER'] ?? '');
-const DIST = path.join(ROOT, 'dist', 'bench');
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const MAPPING = `defaults:\n  observer_type: histogram\n  histogram_options:\n    buckets: [${BUCKETS.join(', ')}]\nmappings: []\n`;
 
@@ -224,13 +223,9 @@ interface Loss {
 async function loss(r: Receiver, scrape: boolean): Promise<Loss> {
   const before = await r.lines();
   const cpu0 = cpuNs(r.pid);
-  const [cmd, argv] = pin(1, [process.execPath, path.join(DIST, 'statsd-sender.js'), String(r.udp), String(RATE), String(SECONDS * 1000)]);
-  const sender = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  sender.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => sender.once('exit', () => resolve()));
+  const sending = sendStatsd(r.udp, RATE, SECONDS * 1000);
   let running = true;
-  void exited.then(() => (running = false));
+  void sending.then(() => (running = false));
   const scrapeMs: number[] = [];
   const t0 = Date.now();
   while (scrape && running && Date.now() - t0 < (SECONDS + 5) * 1000) {
@@ -238,8 +233,7 @@ async function loss(r: Receiver, scrape: boolean): Promise<Loss> {
     scrapeMs.push((await read(r, TEXT, true)).ms);
     await sleep(Math.max(0, 1000 - (Date.now() - started)));
   }
-  await exited;
-  const sent = JSON.parse(out) as { lines: number; elapsedMs: number };
+  const sent = await sending;
   await sleep(1000); // the receiver drains its socket buffer (and statsd_exporter its queue)
   const accepted = (await r.lines()) - before;
   const cpu = (cpuNs(r.pid) - cpu0) / 1e9;

@@ -2,7 +2,7 @@
  * Shared helpers for benchmarks: per-process CPU from /proc, RSS, and writing one section of
  * bench/RESULTS.md without touching the others.
  */
-import { type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -76,4 +76,19 @@ export async function freePort(): Promise<number> {
   const p = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return p;
+}
+
+/** What bench/statsd-sender.js reports when it is done. */
+export interface Sent {
+  lines: number;
+  elapsedMs: number;
+}
+
+/** Runs bench/statsd-sender.js on CPU 1: `rate` lines a second (0: flat out) to 127.0.0.1:`port` over UDP for `ms`. */
+export function sendStatsd(port: number, rate: number, ms: number): Promise<Sent> {
+  const [cmd, argv] = pin(1, [process.execPath, path.join(ROOT, 'dist', 'bench', 'statsd-sender.js'), String(port), String(rate), String(ms)]);
+  const sender = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  sender.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise<Sent>((resolve) => sender.once('exit', () => resolve(JSON.parse(out) as Sent)));
 }

@@ -14,7 +14,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT, kill, pin } from './results.js';
+import { cpuNs, rssBytes, writeSection, machineLine, sleep, ROOT, kill, pin, sendStatsd } from './results.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -168,12 +168,7 @@ interface Row {
 async function phase(r: Receiver, rate: number): Promise<Row> {
   const before = await r.lines();
   const cpu0 = cpuNs(r.pid);
-  const [cmd, argv] = pin(1, [process.execPath, path.join(DIST, 'statsd-sender.js'), String(r.port), String(rate), String(SECONDS * 1000)]);
-  const sender = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  sender.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve) => sender.once('exit', () => resolve()));
-  const sent = JSON.parse(out) as { lines: number; elapsedMs: number };
+  const sent = await sendStatsd(r.port, rate, SECONDS * 1000);
   await sleep(500); // let the receiver drain its socket buffer
   const cpu1 = cpuNs(r.pid);
   const accepted = (await r.lines()) - before;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAgent, eventually, type AgentProcess } from './helpers/agent.js';
 import { samples, valueWith } from './helpers/exposition.js';
-import { README_GLOB_MAPPINGS } from './fixtures/statsd-readme-mappings.js';
+import { README_GLOB_MAPPINGS, README_REGEX_MAPPING } from './fixtures/statsd-readme-mappings.js';
 
 const MAPPING = `
 defaults:
@@ -59,15 +59,7 @@ ${README_GLOB_MAPPINGS}- match: "test.timing.*.*.*"
   name: "short_lived"
   ttl: 1s
   labels: {k: "$1"}
-- match: "(.*)\\\\.(.*)--(.*)\\\\.status\\\\.(.*)\\\\.count"
-  match_type: regex
-  name: "request_total"
-  labels:
-    hostname: "$1"
-    exec: "$2"
-    protocol: "$3"
-    code: "$4"
-- match: "^zero\\\\..+"
+${README_REGEX_MAPPING}- match: "^zero\\\\..+"
   match_type: regex
   name: "zero_total"
   labels:

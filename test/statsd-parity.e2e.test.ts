@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startAgent, waitFor, type AgentProcess } from './helpers/agent.js';
 import { parseLine, parseExposition } from './helpers/exposition.js';
 import { parseOpenMetrics } from './helpers/openmetrics.js';
-import { README_GLOB_MAPPINGS } from './fixtures/statsd-readme-mappings.js';
+import { README_GLOB_MAPPINGS, README_REGEX_MAPPING } from './fixtures/statsd-readme-mappings.js';
 
 interface Row {
   behaviour: string;
@@ -36,15 +36,7 @@ ${README_GLOB_MAPPINGS}- match: "order\\\\..*"
   name: "regex_won"
 - match: "order.*"
   name: "glob_won"
-- match: "(.*)\\\\.(.*)--(.*)\\\\.status\\\\.(.*)\\\\.count"
-  match_type: regex
-  name: "request_total"
-  labels:
-    hostname: "$1"
-    exec: "$2"
-    protocol: "$3"
-    code: "$4"
-- match: "typed.*"
+${README_REGEX_MAPPING}- match: "typed.*"
   match_metric_type: gauge
   name: "typed_gauge"
 - match: "typed.*"

@@ -3,7 +3,7 @@ import { DEFAULT_BUCKETS } from '../../core/store.js';
 import { DEFAULT_SUMMARY_OPTIONS } from '../../core/summary.js';
 import { Mapper, type StatsdKind } from './mapper.js';
 import { translateRe2 } from './mapper/re2.js';
-import { README_GLOB_MAPPINGS } from '../../test/fixtures/statsd-readme-mappings.js';
+import { README_GLOB_MAPPINGS, README_REGEX_MAPPING } from '../../test/fixtures/statsd-readme-mappings.js';
 
 const load = (yaml: string, file = 'mapping.yml') => Mapper.fromYaml(yaml, file);
 
@@ -229,15 +229,7 @@ mappings:
   name: "\${2}_total"
   labels:
     provider: "$1"
-- match: "(.*)\\\\.(.*)--(.*)\\\\.status\\\\.(.*)\\\\.count"
-  match_type: regex
-  name: "request_total"
-  labels:
-    hostname: "$1"
-    exec: "$2"
-    protocol: "$3"
-    code: "$4"
-`);
+${README_REGEX_MAPPING}`);
     expect(shown(m, 'test.ollie.requests.counter')).toBe('requests_total{provider="ollie"}');
     expect(shown(m, 'web01.checkout--https.status.503.count')).toBe('request_total{hostname="web01", exec="checkout", protocol="https", code="503"}');
   });

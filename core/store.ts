@@ -42,8 +42,14 @@ export class Series {
   readonly ttlMs: number;
   /** Set when expired or removed: holders of a reference (the mapping cache) must look it up again. */
   dead = false;
-  /** Lazily built `name_bucket{a="x",` (the part of each bucket line before `le`). */
-  bucketStem: string | null = null;
+  /**
+   * Lazily built UTF-8 of the fixed parts of this histogram's text lines (exporters/exposition.ts
+   * `histogramParts`): `name_bucket{a="x",`, then `name_sum{a="x"} `, then `name_count{a="x"} `.
+   */
+  textParts: Buffer | null = null;
+  /** Where `_sum` and `_count` start in `textParts`. */
+  sumAt = 0;
+  countAt = 0;
   /** Lazily built protobuf `label` fields of this series (exporters/protobuf-writer.ts). */
   protoLabels: Buffer | null = null;
   /**
@@ -118,9 +124,9 @@ export class Family {
   isSet = false;
   /** Pre-serialised `# HELP`/`# TYPE` for the text format. */
   headerText: string;
-  /** Lazily built `le="…"} ` suffixes of the bucket lines, one per bound plus +Inf, per format. */
-  leText: string[] | null = null;
-  leOpenMetrics: string[] | null = null;
+  /** Lazily built UTF-8 `le="…"} ` suffixes of the bucket lines, one per bound plus +Inf, per format. */
+  leText: Buffer[] | null = null;
+  leOpenMetrics: Buffer[] | null = null;
   /** The store's mapping epoch when a sample last confirmed this family's type (see Store.newMappingEpoch). */
   epoch = 0;
 

@@ -116,21 +116,111 @@ function withLabel(labels: string, name: string, value: string): string {
   return labels === '' ? `{${pair}}` : `${labels.slice(0, -1)},${pair}}`;
 }
 
-/** `name_bucket{a="x",` (or `name_bucket{`): the part of a series' bucket lines before `le`. */
-function bucketStem(fam: Family, s: Series): string {
-  return (s.bucketStem ??= s.labels === '' ? `${fam.name}_bucket{` : `${fam.name}_bucket${s.labels.slice(0, -1)},`);
+/**
+ * The fixed parts of a histogram series' text lines, UTF-8, made once per series:
+ * `name_bucket{a="x",` (or `name_bucket{`), then `name_sum{a="x"} `, then `name_count{a="x"} `
+ * (`Series.sumAt` and `Series.countAt` say where the last two start).
+ */
+function histogramParts(fam: Family, s: Series): Buffer {
+  if (s.textParts !== null) return s.textParts;
+  const stem = s.labels === '' ? `${fam.name}_bucket{` : `${fam.name}_bucket${s.labels.slice(0, -1)},`;
+  const sum = `${fam.name}_sum${s.labels} `;
+  const parts = Buffer.from(`${stem}${sum}${fam.name}_count${s.labels} `, 'utf8');
+  s.sumAt = Buffer.byteLength(stem, 'utf8');
+  s.countAt = s.sumAt + Buffer.byteLength(sum, 'utf8');
+  s.textParts = parts;
+  return parts;
 }
 
-/** `le="0.005"} `, …, `le="+Inf"} ` for a family's bounds, per format (OpenMetrics writes `1.0`). */
-function leSuffixes(fam: Family, format: Format): readonly string[] {
+/** `le="0.005"} `, …, `le="+Inf"} ` (UTF-8) for a family's bounds, per format (OpenMetrics writes `1.0`). */
+function leSuffixes(fam: Family, format: Format): readonly Buffer[] {
   const cached = format === 'text' ? fam.leText : fam.leOpenMetrics;
   if (cached !== null) return cached;
   const fmt = format === 'text' ? goFloat : goFloatOpenMetrics;
-  const out = [...fam.bounds!].map((b) => `le="${fmt(b)}"} `);
-  out.push('le="+Inf"} ');
+  const out = [...fam.bounds!].map((b) => Buffer.from(`le="${fmt(b)}"} `, 'latin1'));
+  out.push(Buffer.from('le="+Inf"} ', 'latin1'));
   if (format === 'text') fam.leText = out;
   else fam.leOpenMetrics = out;
   return out;
+}
+
+/** Bytes `writeValue` may write: `String(v)` of a double is at most 24 characters (`-1.2345678901234567e-308`). */
+const MAX_VALUE_BYTES = 24;
+
+/**
+ * Writes `formatValue(v)` as ASCII into `buf` at `off` (the caller made room); returns the end.
+ * Bucket counts are integers: their digits are written directly, without a string per number.
+ */
+function writeValue(buf: Buffer, off: number, v: number): number {
+  if (v >= 0 && v <= 0x7fffffff && (v | 0) === v) {
+    if (v < 10) {
+      buf[off] = 48 + v;
+      return off + 1;
+    }
+    let end = off + 2;
+    for (let t = 100; t <= v && end < off + 10; t *= 10) end++;
+    let n = v;
+    for (let p = end - 1; p >= off; p--) {
+      const q = (n / 10) | 0;
+      buf[p] = 48 + n - q * 10;
+      n = q;
+    }
+    return end;
+  }
+  return off + buf.write(formatValue(v), off, 'latin1');
+}
+
+/** Copies `src[from, to)` into `buf` at `off`; returns the end. A loop beats Buffer#copy's call cost on the short parts of a line. */
+function copyInto(buf: Buffer, off: number, src: Buffer, from: number, to: number): number {
+  if (to - from > 64) return off + src.copy(buf, off, from, to);
+  for (let i = from; i < to; i++) buf[off++] = src[i]!;
+  return off;
+}
+
+/** The most bytes `writeHistogram` writes for `s` (with `leMax` the longest `le` suffix). */
+function histogramBound(s: Series, parts: Buffer, leMax: number): number {
+  return (s.buckets!.length + 1) * (s.sumAt + leMax + MAX_VALUE_BYTES + 1) + parts.length - s.sumAt + 2 * (MAX_VALUE_BYTES + 1);
+}
+
+/**
+ * Writes a histogram series' text lines into `buf` at `off` (room for `histogramBound` made by
+ * the caller); returns the end. Byte for byte what the string rendering of these lines was:
+ * `name_bucket{labels,le="…"} N` per bound and +Inf, `_sum` (unless `withSum` is false), `_count`.
+ */
+function writeHistogram(buf: Buffer, off: number, s: Series, parts: Buffer, le: readonly Buffer[], withSum: boolean): number {
+  const b = s.buckets!;
+  const stemEnd = s.sumAt;
+  let cum = 0;
+  for (let i = 0; i < b.length; i++) {
+    cum += b[i]!;
+    off = copyInto(buf, off, parts, 0, stemEnd);
+    const l = le[i]!;
+    off = copyInto(buf, off, l, 0, l.length);
+    off = writeValue(buf, off, cum);
+    buf[off++] = 10;
+  }
+  off = copyInto(buf, off, parts, 0, stemEnd);
+  const inf = le[b.length]!;
+  off = copyInto(buf, off, inf, 0, inf.length);
+  off = writeValue(buf, off, s.count);
+  buf[off++] = 10;
+  if (withSum) {
+    off = copyInto(buf, off, parts, s.sumAt, s.countAt);
+    off = writeValue(buf, off, s.sum);
+    buf[off++] = 10;
+  }
+  off = copyInto(buf, off, parts, s.countAt, parts.length);
+  off = writeValue(buf, off, s.count);
+  buf[off++] = 10;
+  return off;
+}
+
+/**
+ * OpenMetrics: `_sum` is a counter there; once it can go down (a negative observation or bucket)
+ * it must not be served. The text format always shows it.
+ */
+function servesSum(fam: Family, s: Series, format: Format): boolean {
+  return format === 'text' || !(s.negative || (fam.bounds!.length > 0 && fam.bounds![0]! < 0) || s.sum < 0);
 }
 
 /**
@@ -148,30 +238,13 @@ function omHeader(fam: Family): string {
   return `# TYPE ${familyName} ${type}\n# HELP ${familyName} ${escapeHelpOpenMetrics(fam.help)}\n`;
 }
 
-/** The text of one series' samples in `format`. */
+/** The text of one counter, gauge or summary series in `format` (histograms: `writeHistogram`). */
 function seriesText(fam: Family, s: Series, format: Format, now: number): string {
   const name = fam.name;
   switch (fam.type) {
     case 'counter':
     case 'gauge':
       return `${name}${s.labels} ${formatValue(s.value)}\n`;
-    case 'histogram': {
-      const stem = bucketStem(fam, s);
-      const le = leSuffixes(fam, format);
-      const b = s.buckets!;
-      let out = '';
-      let cum = 0;
-      for (let i = 0; i < b.length; i++) {
-        cum += b[i]!;
-        out += stem + le[i]! + formatValue(cum) + '\n';
-      }
-      out += stem + le[b.length]! + formatValue(s.count) + '\n';
-      // OpenMetrics: `_sum` is a counter there; once it can go down (a negative observation or
-      // bucket) it must not be served.
-      const negativeBounds = fam.bounds!.length > 0 && fam.bounds![0]! < 0;
-      if (format === 'text' || !(s.negative || negativeBounds || s.sum < 0)) out += `${name}_sum${s.labels} ${formatValue(s.sum)}\n`;
-      return out + `${name}_count${s.labels} ${formatValue(s.count)}\n`;
-    }
     case 'summary': {
       const fmt = format === 'text' ? goFloat : goFloatOpenMetrics;
       const qs = fam.summaryOptions!.quantiles;
@@ -181,6 +254,8 @@ function seriesText(fam: Family, s: Series, format: Format, now: number): string
       if (format === 'text' || !(s.negative || s.sum < 0)) out += `${name}_sum${s.labels} ${formatValue(s.sum)}\n`;
       return out + `${name}_count${s.labels} ${formatValue(s.count)}\n`;
     }
+    case 'histogram':
+      throw new Error('histogram series are written as bytes (writeHistogram)');
   }
 }
 
@@ -279,6 +354,33 @@ class ChunkWriter {
     return true;
   }
 
+  /**
+   * The Buffer to write up to `max` bytes into, at `offset`, then `commit`: text already gathered
+   * is written first, and a Buffer too full for `max` is passed on (a bigger one is made when
+   * `max` exceeds a chunk).
+   */
+  room(max: number): Buffer {
+    this.settle();
+    if (this.off + max > this.buf.length) {
+      this.flushBuffer();
+      if (max > this.buf.length) this.buf = Buffer.allocUnsafe(max);
+    }
+    return this.buf;
+  }
+
+  get offset(): number {
+    return this.off;
+  }
+
+  /** Keeps the bytes written since `room` up to `end` unless they take the body past `budget`; says whether it did. */
+  commit(end: number, budget: number): boolean {
+    const n = end - this.off;
+    if (this.written + n > budget) return false;
+    this.off = end;
+    this.written += n;
+    return true;
+  }
+
   /** Appends bytes (the protobuf renderer's messages); the budget was checked by the caller. */
   writeBytes(bytes: Uint8Array): void {
     this.settle();
@@ -325,10 +427,22 @@ export function* renderChunks(store: Store, format: Format, opts: RenderOptions 
   const textFamily = function* (fam: Family): Generator<Buffer, void, void> {
     const limit = fam.own ? Number.POSITIVE_INFINITY : budget;
     let header: string | null = format === 'text' ? fam.headerText : omHeader(fam);
+    const le = fam.type === 'histogram' ? leSuffixes(fam, format) : null;
+    let leMax = 0;
+    if (le !== null) for (const l of le) leMax = Math.max(leMax, l.length);
     for (const s of fam.series.values()) {
       // The header goes with the first series that fits: no family is served empty.
-      const text = header === null ? seriesText(fam, s, format, now) : header + seriesText(fam, s, format, now);
-      if (w.write(text, limit)) {
+      let fits: boolean;
+      if (le !== null) {
+        const parts = histogramParts(fam, s);
+        const buf = w.room((header === null ? 0 : header.length * 3) + histogramBound(s, parts, leMax));
+        let end = w.offset;
+        if (header !== null) end += buf.write(header, end, 'utf8');
+        fits = w.commit(writeHistogram(buf, end, s, parts, le, servesSum(fam, s, format)), limit);
+      } else {
+        fits = w.write(header === null ? seriesText(fam, s, format, now) : header + seriesText(fam, s, format, now), limit);
+      }
+      if (fits) {
         header = null;
         stats.series++;
       } else {

@@ -50,6 +50,8 @@ export class Series {
   /** Where `_sum` and `_count` start in `textParts`. */
   sumAt = 0;
   countAt = 0;
+  /** Histograms: what the last render wrote for this series, reused while it is unchanged (exporters/exposition.ts). */
+  rendered: RenderedSeries | null = null;
   /** Lazily built protobuf `label` fields of this series (exporters/protobuf-writer.ts). */
   protoLabels: Buffer | null = null;
   /**
@@ -94,6 +96,28 @@ export class Series {
     this.sum += v * weight;
     this.count += weight;
     this.updatedMs = nowMs;
+  }
+}
+
+/**
+ * The bytes a render wrote for one histogram series and the state they show. The next render
+ * compares the series with `state` and copies `bytes[start, end)` when nothing moved, instead of
+ * formatting every line again: most of 100k series are idle between two scrapes a second apart.
+ * The bytes are a range of the last body's chunks (never written again), so the cache costs
+ * one body's memory at most, and a series compared unchanged cannot be served stale.
+ */
+export class RenderedSeries {
+  /** The format `bytes` are in; '' when they are not valid. */
+  format = '';
+  /** Per-bucket counts, then sum, then count, when written. */
+  readonly state: Float64Array;
+  negative = false;
+  bytes: Buffer | null = null;
+  start = 0;
+  end = 0;
+
+  constructor(buckets: number) {
+    this.state = new Float64Array(buckets + 2);
   }
 }
 

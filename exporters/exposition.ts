@@ -317,6 +317,42 @@ export interface RenderOptions {
    */
   last?: ReadonlySet<string>;
   beforeLast?: (stats: RenderStats) => void;
+  /**
+   * Where chunk Buffers come from (`chunkBytes` is then the pool's); each one taken is appended
+   * to `taken`, so the caller can give them back once nothing reads them (see ChunkPool).
+   */
+  pool?: { pool: ChunkPool; taken: Buffer[] };
+}
+
+/**
+ * Chunk Buffers reused from one render to the next. A render of 100k histograms fills ~56 MB of
+ * fresh Buffers; V8 counts them as external memory and answers each such growth with a full
+ * mark-compact of the heap, which cost more CPU than the render itself (measured: ~400 ms of GC
+ * threads per scrape, against ~150 ms of render and gzip). Reused Buffers grow nothing.
+ * The caller gives a render's Buffers back only once no response, gzip stream or kept series
+ * bytes (`Series.rendered`) can still read them (exporters/http.ts).
+ */
+export class ChunkPool {
+  private readonly free: Buffer[] = [];
+
+  /** @param maxFree Buffers kept for reuse at most; more given back are left to the GC. */
+  constructor(
+    readonly chunkBytes: number,
+    private readonly maxFree: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
+  }
+
+  give(buffers: readonly Buffer[]): void {
+    for (const b of buffers) if (b.length === this.chunkBytes && this.free.length < this.maxFree) this.free.push(b);
+  }
+
+  /** Buffers waiting for reuse. */
+  get size(): number {
+    return this.free.length;
+  }
 }
 
 /**
@@ -343,8 +379,11 @@ class ChunkWriter {
   private copyTo = 0;
   private copyAt = 0;
 
-  constructor(private readonly chunkBytes: number) {
-    this.buf = Buffer.allocUnsafe(chunkBytes);
+  constructor(
+    private readonly chunkBytes: number,
+    private readonly pool: { pool: ChunkPool; taken: Buffer[] } | null,
+  ) {
+    this.buf = this.fresh();
     this.gather = Math.min(16 * 1024, Math.floor(chunkBytes / 3));
   }
 
@@ -484,13 +523,23 @@ class ChunkWriter {
     this.runCopy();
     if (this.off === 0) return;
     this.full.push(this.buf.subarray(0, this.off));
-    this.buf = Buffer.allocUnsafe(this.chunkBytes);
+    this.buf = this.fresh();
     this.off = 0;
   }
 
+  private fresh(): Buffer {
+    if (this.pool === null) return Buffer.allocUnsafe(this.chunkBytes);
+    const b = this.pool.pool.take();
+    this.pool.taken.push(b);
+    return b;
+  }
+
+  /** Passes the last Buffer on (the writer is done: no new one is taken). */
   flush(): void {
     this.settle();
-    this.flushBuffer();
+    this.runCopy();
+    if (this.off > 0) this.full.push(this.buf.subarray(0, this.off));
+    this.off = 0;
   }
 }
 
@@ -503,8 +552,8 @@ export function* renderChunks(store: Store, format: Format, opts: RenderOptions 
   store.collect();
   const now = store.now();
   const budget = opts.maxBytes !== undefined && opts.maxBytes > 0 ? opts.maxBytes : Number.POSITIVE_INFINITY;
-  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
-  const w = new ChunkWriter(chunkBytes);
+  const chunkBytes = opts.pool?.pool.chunkBytes ?? opts.chunkBytes ?? 256 * 1024;
+  const w = new ChunkWriter(chunkBytes, opts.pool ?? null);
   const stats: RenderStats = { bytes: 0, series: 0, omittedSeries: 0 };
   const last = opts.last ?? new Set<string>();
   const textFamily = function* (fam: Family): Generator<Buffer, void, void> {

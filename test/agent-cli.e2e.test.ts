@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAgent, eventually, parseValue, BIN, ROOT, TEST_AGENT_FLAGS, type AgentProcess } from './helpers/agent.js';
 import { start } from './helpers/process.js';
+import { CHROMIUM } from '../scripts/chromium.js';
 
 const running: AgentProcess[] = [];
 const dirs: string[] = [];
@@ -296,10 +297,7 @@ describe('HTTP endpoints', () => {
     const agent = await startAgent();
     running.push(agent);
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await chromium.launch(CHROMIUM);
     try {
       const page = await browser.newPage();
       await page.goto(agent.url + '/');

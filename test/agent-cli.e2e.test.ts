@@ -299,8 +299,11 @@ describe('HTTP endpoints', () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch(CHROMIUM);
     try {
+      // The start-up line names where to open the live view: the port it bound.
+      const liveView = /live_view="([^"]+)"/.exec(agent.stderr())?.[1];
+      expect(liveView).toBe(`${agent.url}/`);
       const page = await browser.newPage();
-      await page.goto(agent.url + '/');
+      await page.goto(liveView!);
       // The live view is the landing page; the agent's links and status sit in its corner.
       expect(await page.textContent('h1')).toContain('Redline');
       await page.click('nav.corner summary');

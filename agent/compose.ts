@@ -83,7 +83,7 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
   const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups], warn: (msg, fields) => logger.warn(msg, fields) });
   return {
     source: {
-      description: `host collector every ${host.intervalMs} ms, groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
+      description: `host collector every ${host.intervalMs} ms (${collector.reads}), groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
       start: () => collector.start(),
       stop: () => collector.stop(),
     },
@@ -292,6 +292,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   logger.info('redline agent started', {
     version,
     listeners: listeners.map((l) => l.description).join(', ') || 'none',
+    ...(sources.length > 0 ? { sources: sources.map((s) => s.description).join('; ') } : {}),
     http: `${web.tls ? 'https' : 'http'}://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
     web_config: webSettings.configFile || 'none',
     http_port: httpPort,

@@ -115,6 +115,16 @@ describe('what the demo prints', () => {
     expect(progressLine(step(2))).toBe('step 2: 2 injector processes, offered 120.0/s, achieved 119.0/s, p95 44 ms, host CPU 45%, SUT CPU 46%; saturated: demo-sut/eventloop_utilization');
   });
 
+  it("docs/demo.md's flag list is the one --help prints", () => {
+    const lines = DEMO_HELP.split('\n');
+    const flags = lines.slice(lines.findIndex((l) => l.startsWith('  --')), lines.findIndex((l) => l.startsWith('  --help'))).map((l) => l.slice(2));
+    expect(flags.length).toBeGreaterThan(8);
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'demo.md'), 'utf8');
+    const block = /## Flags\n[\s\S]*?```\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(block, 'docs/demo.md: a fenced block under "## Flags"').toBeDefined();
+    expect(block!.split('\n')).toEqual(flags);
+  });
+
   it('states one run length: docs/demo.md and --help say the defaults, the README links to them', () => {
     const fact = `${DEFAULTS.steps} steps of ${DEFAULTS.stepSeconds} s`;
     const doc = fs.readFileSync(path.join(ROOT, 'docs', 'demo.md'), 'utf8');

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAgent, eventually, parseValue, BIN, ROOT, TEST_AGENT_FLAGS, type AgentProcess } from './helpers/agent.js';
 import { start } from './helpers/process.js';
+import { CHROMIUM } from '../scripts/chromium.js';
 
 const running: AgentProcess[] = [];
 const dirs: string[] = [];
@@ -296,13 +297,13 @@ describe('HTTP endpoints', () => {
     const agent = await startAgent();
     running.push(agent);
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await chromium.launch(CHROMIUM);
     try {
+      // The start-up line names where to open the live view: the port it bound.
+      const liveView = /live_view="([^"]+)"/.exec(agent.stderr())?.[1];
+      expect(liveView).toBe(`${agent.url}/`);
       const page = await browser.newPage();
-      await page.goto(agent.url + '/');
+      await page.goto(liveView!);
       // The live view is the landing page; the agent's links and status sit in its corner.
       expect(await page.textContent('h1')).toContain('Redline');
       await page.click('nav.corner summary');

@@ -83,7 +83,7 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
   const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups], warn: (msg, fields) => logger.warn(msg, fields) });
   return {
     source: {
-      description: `host collector every ${host.intervalMs} ms, groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
+      description: `host collector every ${host.intervalMs} ms (${collector.reads}), groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
       start: () => collector.start(),
       stop: () => collector.stop(),
     },
@@ -296,6 +296,7 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   logger.info('redline agent started', {
     version,
     listeners: listeners.map((l) => l.description).join(', ') || 'none',
+    ...(sources.length > 0 ? { sources: sources.map((s) => s.description).join('; ') } : {}),
     http: `${scheme}://${bracket(httpHost)}:${httpPort}${webSettings.telemetryPath}`,
     live_view: `${scheme}://${viewHost}:${httpPort}/`,
     web_config: webSettings.configFile || 'none',

@@ -64,7 +64,7 @@ export const STATSD_LINE_ERRORS = ownFamily({
 });
 export const STATSD_DROPPED = ownFamily({
   name: 'redline_statsd_dropped_total',
-  help: 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict, label_conflict, illegal_negative_counter after a negative scale).',
+  help: 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict, label_conflict, illegal_negative_counter after a negative scale, regex_name_too_long: a regex rule needing captures matched a name over --statsd.regex-max-name-length).',
   type: 'counter',
   labelNames: ['reason'],
 });
@@ -251,6 +251,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     for (const r of LINE_ERROR_REASONS) errors.set([r], ingest.lineErrors.get(r) ?? 0);
     for (const r of DROP_REASONS) dropped.set([r], ingest.dropped.get(r) ?? 0);
     dropped.set(['illegal_negative_counter'], ingest.dropped.get('illegal_negative_counter') ?? 0);
+    dropped.set(['regex_name_too_long'], ingest.dropped.get('regex_name_too_long') ?? 0);
     dropped.set(['internal_error'], ingest.internalErrors);
     for (const [l, n] of store.renamedLabels) renamed.set([l], n);
     mappingDrops.set([], ingest.dropped.get('mapping_drop') ?? 0);

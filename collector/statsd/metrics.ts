@@ -146,6 +146,12 @@ export const STATSD_TCP_IDLE_CLOSED = ownFamily({
   type: 'counter',
   labelNames: [],
 });
+export const STATSD_TCP_PAUSED = ownFamily({
+  name: 'redline_statsd_tcp_paused_total',
+  help: 'Times a statsd TCP connection was paused because the ingest had spent its time budget for one event-loop turn (10 ms); its lines wait for a later turn, nothing is dropped.',
+  type: 'counter',
+  labelNames: [],
+});
 export const STATSD_TCP_MAX = ownFamily({
   name: 'redline_statsd_tcp_max_connections',
   help: 'The cap on open statsd TCP connections (--statsd.tcp-max-connections, or half the open-files limit).',
@@ -204,6 +210,7 @@ export const STATSD_FAMILIES: readonly OwnFamilyDef[] = [
   STATSD_TCP_ERRORS,
   STATSD_TCP_REFUSED,
   STATSD_TCP_IDLE_CLOSED,
+  STATSD_TCP_PAUSED,
   STATSD_TCP_MAX,
   STATSD_SET_MEMBERS_DROPPED,
   STATSD_UDP_RCVBUF,
@@ -233,6 +240,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
   const tcpErrors = store.register(STATSD_TCP_ERRORS);
   const tcpRefused = store.register(STATSD_TCP_REFUSED);
   const tcpIdle = store.register(STATSD_TCP_IDLE_CLOSED);
+  const tcpPaused = store.register(STATSD_TCP_PAUSED);
   const tcpMax = store.register(STATSD_TCP_MAX);
   const setDropped = store.register(STATSD_SET_MEMBERS_DROPPED);
   const rcvbuf = store.register(STATSD_UDP_RCVBUF);
@@ -267,6 +275,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     tcpErrors.set([], transport.tcpErrors);
     tcpRefused.set([], transport.tcpRefused);
     tcpIdle.set([], transport.tcpIdleClosed);
+    tcpPaused.set([], transport.tcpPaused);
     tcpMax.set([], transport.tcpMaxConnections);
     setDropped.set([], ingest.setMembersDropped);
     rcvbuf.set([], transport.udpRecvBufferBytes);

@@ -7,11 +7,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startAgent, waitFor, type AgentProcess } from './helpers/agent.js';
 import { parseExposition, valueWith } from './helpers/exposition.js';
+import { sendTcp } from './helpers/net.js';
 import { README_REGEX_MAPPING } from './fixtures/statsd-readme-mappings.js';
 
 const running: AgentProcess[] = [];
@@ -22,17 +22,6 @@ afterEach(async () => {
 });
 
 const hostile = (unit: string, n: number): string => unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
-
-async function connect(port: number): Promise<net.Socket> {
-  const c = net.connect(port, '127.0.0.1');
-  c.on('error', () => {});
-  await new Promise<void>((r) => c.once('connect', () => r()));
-  return c;
-}
-
-async function writeAll(c: net.Socket, lines: string[]): Promise<void> {
-  for (const l of lines) if (!c.write(`${l}\n`)) await new Promise((r) => c.once('drain', r));
-}
 
 async function agentWithReadmeRegex(args: string[] = []): Promise<AgentProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-hostile-regex-'));
@@ -63,29 +52,19 @@ describe('hostile names against a regex mapping, over TCP', () => {
     }
     const good = Array.from({ length: 3000 }, (_, i) => `other.client.requests:1|c|#shard:${i % 3}`);
 
-    const bad = await connect(agent.tcpPort!);
-    const ok = await connect(agent.tcpPort!);
+    // The two clients on their own connections at once, and a health check while they send.
     let healthyWhileFlooded = 0;
-    const writing = Promise.all([
-      writeAll(bad, hostileLines),
-      (async () => {
-        // The ordinary client writes in small batches while the hostile one streams.
-        for (let i = 0; i < good.length; i += 100) {
-          await writeAll(ok, good.slice(i, i + 100));
-          await new Promise((r) => setImmediate(r));
-        }
-      })(),
+    await Promise.all([
+      sendTcp(agent.tcpPort!, hostileLines),
+      sendTcp(agent.tcpPort!, good),
       (async () => {
         const res = await fetch(`${agent.url}/-/healthy`, { signal: AbortSignal.timeout(60_000) });
         if (res.status === 200) healthyWhileFlooded++;
         await res.text();
       })(),
     ]);
-    await writing;
     const total = hostileLines.length + good.length;
     await waitFor(async () => (await agent.value('redline_statsd_lines_total')) === total, { timeoutMs: 120_000, what: `all ${total} lines read` });
-    bad.destroy();
-    ok.destroy();
 
     const text = await agent.metrics();
     const scrape = parseExposition(text);
@@ -116,10 +95,8 @@ describe('hostile names against a regex mapping, over TCP', () => {
     const unlimited = await agentWithReadmeRegex(['--statsd.regex-max-name-length=0']);
     const tight = await agentWithReadmeRegex(['--statsd.regex-max-name-length=100']);
     for (const agent of [unlimited, tight]) {
-      const c = await connect(agent.tcpPort!);
-      await writeAll(c, [long, short]);
+      await sendTcp(agent.tcpPort!, [long, short]);
       await waitFor(async () => (await agent.value('redline_statsd_lines_total')) === 2, { timeoutMs: 60_000, what: 'both lines read' });
-      c.destroy();
     }
     const codes = async (agent: AgentProcess): Promise<(number | undefined)[]> => {
       const text = await agent.metrics();

@@ -83,7 +83,7 @@ async function buildHost(settings: Settings, store: Store, logger: Logger): Prom
   const collector = createHostCollector(store, { intervalMs: host.intervalMs, perProcess: host.perProcess, groups: [...host.groups], warn: (msg, fields) => logger.warn(msg, fields) });
   return {
     source: {
-      description: `host collector every ${host.intervalMs} ms, groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
+      description: `host collector every ${host.intervalMs} ms (${collector.reads}), groups: ${host.groups.map((g) => `${g.name} (${g.role})`).join(', ') || 'none'}`,
       start: () => collector.start(),
       stop: () => collector.stop(),
     },
@@ -288,11 +288,17 @@ export async function startAgent(settings: Settings): Promise<RunningAgent> {
   live.start();
   closers.push(() => live.stop());
   web.setReady(true);
-  const { host: httpHost, port: httpPortAsked } = webSettings.listenAddress;
+  const { host: httpHost } = webSettings.listenAddress;
+  const scheme = web.tls ? 'https' : 'http';
+  const bracket = (h: string): string => (h.includes(':') ? `[${h}]` : h);
+  // Where a person on this host opens the live view: the port bound, localhost for every interface.
+  const viewHost = httpHost === '' || httpHost === '0.0.0.0' || httpHost === '::' ? 'localhost' : bracket(httpHost);
   logger.info('redline agent started', {
     version,
     listeners: listeners.map((l) => l.description).join(', ') || 'none',
-    http: `${web.tls ? 'https' : 'http'}://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpPortAsked}${webSettings.telemetryPath}`,
+    ...(sources.length > 0 ? { sources: sources.map((s) => s.description).join('; ') } : {}),
+    http: `${scheme}://${bracket(httpHost)}:${httpPort}${webSettings.telemetryPath}`,
+    live_view: `${scheme}://${viewHost}:${httpPort}/`,
     web_config: webSettings.configFile || 'none',
     http_port: httpPort,
     udp_port: udpPort ?? '',

@@ -36,7 +36,7 @@ export interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: 'config', kind: 'string', default: '', section: 'general', metavar: 'FILE', help: 'YAML file with any of these settings (same names, nested or dotted) the host.process_groups list and the resources list (docs/analysis.md). Flags and the environment win over the file.' },
+  { name: 'config', kind: 'string', default: '', section: 'general', metavar: 'FILE', help: 'YAML file with any of these settings (same names, nested or dotted), plus the host.process_groups list (docs/host-metrics.md) and the resources list (docs/analysis.md). Flags and the environment win over the file.' },
   { name: 'statsd.listen-udp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'UDP address to receive statsd on; empty to disable.' },
   { name: 'statsd.listen-tcp', kind: 'string', default: ':8125', section: 'statsd', metavar: 'ADDR', help: 'TCP address to receive newline-framed statsd on; empty to disable.' },
   { name: 'statsd.tcp-max-connections', kind: 'int', default: '0', section: 'statsd', metavar: 'N', help: 'Open statsd TCP connections at most; a new one past it is closed at once and counted (redline_statsd_tcp_connections_refused_total). 0: half the open-files limit, between 64 and 4096.' },

@@ -3,18 +3,7 @@ import { VerdictMachine, ratioId, replay } from './verdict.js';
 import { VERDICT_TIMING } from './thresholds.js';
 import type { RatioKey, HistoryData } from './history.js';
 import { emptyHistory } from './history.js';
-
-/** A deterministic noise source (mulberry32), so a failure can be replayed. */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../test/helpers/random.js';
 
 const API: RatioKey = { group: 'api', role: 'sut', resource: 'cpu_thread' };
 const LOAD: RatioKey = { group: 'locust', role: 'injector', resource: 'cpu_thread' };
@@ -51,7 +40,7 @@ describe('verdict machine', () => {
 
   it('does not flap on a noisy ratio hovering at its threshold', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
-      const rnd = noise(seed);
+      const rnd = seededRandom(seed);
       const m = new VerdictMachine(1);
       // 0.9 ± 0.04: about half the samples over the threshold, for ten minutes.
       const series = Array.from({ length: 600 }, () => 0.9 + (rnd() - 0.5) * 0.08);
@@ -63,7 +52,7 @@ describe('verdict machine', () => {
   });
 
   it('stays ok on noise below the threshold, even with single spikes above it', () => {
-    const rnd = noise(7);
+    const rnd = seededRandom(7);
     const m = new VerdictMachine(1);
     const series = Array.from({ length: 600 }, (_, i) => (i % 17 === 0 ? 1 : 0.75 + (rnd() - 0.5) * 0.1));
     const states = run(m, API, series);
@@ -108,7 +97,7 @@ describe('verdict machine', () => {
   });
 
   it('replays a recorded history to the same verdict as live', () => {
-    const rnd = noise(11);
+    const rnd = seededRandom(11);
     const h: HistoryData = emptyHistory(1);
     const values = Array.from({ length: 120 }, (_, i) => (i < 50 ? 0.4 : 0.93) + (rnd() - 0.5) * 0.04);
     h.t = values.map((_, i) => 5000 + i);

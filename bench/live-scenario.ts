@@ -192,9 +192,3 @@ export async function startScenario(opts: ScenarioOptions = {}): Promise<Scenari
     },
   };
 }
-
-/** The Chromium the tests and scripts drive (Debian's), with the flags that keep it off the network. */
-export const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-};

@@ -18,7 +18,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startScenario, CHROMIUM, type Scenario } from './live-scenario.js';
+import { startScenario, type Scenario } from './live-scenario.js';
+import { CHROMIUM } from '../scripts/chromium.js';
 import { cpuNs, machineLine, sleep, writeSection, ROOT } from './results.js';
 
 const args = process.argv.slice(2);

@@ -245,10 +245,10 @@ export function processDashboard(): dashboard.DashboardBuilder {
           .withTarget(prom(`sum by (env, service, mode) (rate(redline_nodejs_cpu_seconds_total{${P}}[${RI}]))`, '{{service}} {{mode}} {{env}}'))
           .axisSoftMin(0),
       )
-      .withRow(new dashboard.RowBuilder('Container limits (cgroup v2)'))
+      .withRow(new dashboard.RowBuilder('Container limits (cgroups)'))
       .withPanel(
         withLoad(
-          ts('CPU against the cgroup quota', U.cores, "CPU of the group's cgroup (cpu.stat) against its cpu.max quota, in cores; without a quota only the usage shows.")
+          ts('CPU against the cgroup quota', U.cores, "CPU of the group's cgroup against its quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us), in cores; without a quota only the usage shows.")
             .withTarget(prom(`sum by (env, group) (rate(redline_cgroup_cpu_seconds_total{${G}}[${RI}]))`, '{{group}} used {{env}}', 'A'))
             .withTarget(prom(`max by (env, group) (redline_cgroup_cpu_limit_cores{${G}})`, '{{group}} quota {{env}}', 'B'))
             .overrideByRegexp('.* quota .*', [

@@ -65,9 +65,11 @@ export function profileFor(b: Bottleneck, rate: number, steps: number): Profile 
   const target = Math.max(1.5, steps * 0.6);
   switch (b) {
     case 'cpu':
-      // One login per scenario: the main thread is busy k * rate * loginMs per second at step k.
-      // Aimed a little later in the ramp: on a shared machine the service gets less than a core.
-      return { loginMs: 1000 / (rate * Math.max(1.5, steps * 0.75)), holdMs: 0, backlog: 128, fdLimit: null, arrivals: 'uniform', injectorBurnMs: 0 };
+      // One login per scenario: the main thread is busy k * rate * loginMs per second at step k,
+      // a core's worth at the target step. The steps after it ask for more than a core, long
+      // enough for the verdict to settle (VERDICT_TIMING) and for the knee to show; on a busy
+      // machine the service gets less than a core and gives out earlier.
+      return { loginMs: 1000 / (rate * target), holdMs: 0, backlog: 128, fdLimit: null, arrivals: 'uniform', injectorBurnMs: 0 };
     case 'fds': {
       // /work holds a socket and a file: 2 fds per request in flight; rate * hold requests in flight per injector.
       const fdLimit = 128;

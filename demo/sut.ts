@@ -32,15 +32,21 @@ export interface SutOptions {
   maxSeconds: number;
 }
 
-/** pbkdf2 iterations that take about `ms` of CPU on this machine (measured, not guessed). */
+/**
+ * pbkdf2 iterations that take about `ms` of CPU on this machine (measured, not guessed). Timed in
+ * CPU time, not wall time: on a busy machine the calibration shares a core, and wall time would
+ * count the waits as work, so each login would then cost less CPU than asked and the service
+ * would saturate later in the ramp than its profile aims (or not at all).
+ */
 export function calibrateIterations(ms: number): number {
   if (ms <= 0) return 1;
   const probe = 20_000;
   let best = Infinity;
-  for (let i = 0; i < 3; i++) {
-    const t = process.hrtime.bigint();
+  for (let i = 0; i < 5; i++) {
+    const t = process.cpuUsage();
     crypto.pbkdf2Sync('calibration', 'salt', probe, 32, 'sha256');
-    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e6);
+    const used = process.cpuUsage(t);
+    best = Math.min(best, (used.user + used.system) / 1000);
   }
   return Math.max(1, Math.round((probe * ms) / Math.max(best, 0.01)));
 }

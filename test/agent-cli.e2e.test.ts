@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAgent, eventually, parseValue, BIN, ROOT, TEST_AGENT_FLAGS, type AgentProcess } from './helpers/agent.js';
 import { start } from './helpers/process.js';
+import { sendUdp } from './helpers/net.js';
+import { CHROMIUM } from '../scripts/chromium.js';
 
 const running: AgentProcess[] = [];
 const dirs: string[] = [];
@@ -28,12 +30,6 @@ function tmp(): string {
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function send(port: number, text: string): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.send(Buffer.from(text), port, '127.0.0.1', () => r()));
-  s.close();
 }
 
 describe('redline command line', () => {
@@ -174,27 +170,27 @@ describe('mapping reload', () => {
     fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v1"\n    labels:\n      svc: "$1"\n');
     const agent = await startAgent([`--statsd.mapping-config=${file}`, '--web.enable-lifecycle']);
     running.push(agent);
-    await send(agent.udpPort!, 'app.api.hits:1|c');
+    await sendUdp(agent.udpPort!, 'app.api.hits:1|c');
     expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v1{')), 'hits_v1{svc="api"}')).toBe(1);
 
     fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v2"\n    labels:\n      svc: "$1"\n');
     process.kill(agent.pid, 'SIGHUP');
     await eventually(() => agent.metrics(), (t) => parseValue(t, 'redline_config_reloads_total{outcome="success"}') === 1);
-    await send(agent.udpPort!, 'app.api.hits:1|c');
+    await sendUdp(agent.udpPort!, 'app.api.hits:1|c');
     expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v2{')), 'hits_v2{svc="api"}')).toBe(1);
 
     fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits v3 not valid"\n');
     const res = await fetch(`${agent.url}/-/reload`, { method: 'POST' });
     expect(res.status).toBe(500);
     expect(await res.text()).toContain(file);
-    await send(agent.udpPort!, 'app.api.hits:1|c');
+    await sendUdp(agent.udpPort!, 'app.api.hits:1|c');
     const text = await eventually(() => agent.metrics(), (t) => parseValue(t, 'hits_v2{svc="api"}') === 2);
     expect(parseValue(text, 'hits_v2{svc="api"}')).toBe(2);
     expect(parseValue(text, 'redline_config_reloads_total{outcome="failure"}')).toBe(1);
 
     fs.writeFileSync(file, 'mappings:\n  - match: "app.*.hits"\n    name: "hits_v4"\n');
     expect((await fetch(`${agent.url}/-/reload`, { method: 'POST' })).status).toBe(200);
-    await send(agent.udpPort!, 'app.api.hits:1|c');
+    await sendUdp(agent.udpPort!, 'app.api.hits:1|c');
     expect(parseValue(await eventually(() => agent.metrics(), (t) => t.includes('hits_v4 ')), 'hits_v4')).toBe(1);
   });
 });
@@ -274,7 +270,7 @@ describe('IPv6', () => {
 describe('HTTP endpoints', () => {
   it('negotiates OpenMetrics, serves health endpoints, and stops cleanly on SIGTERM', async () => {
     const agent = await startAgent();
-    await send(agent.udpPort!, 'om.count_total:2|c\nom.plain:1|c\nom.g:1|g');
+    await sendUdp(agent.udpPort!, 'om.count_total:2|c\nom.plain:1|c\nom.g:1|g');
     const text = await eventually(() => agent.metrics(), (t) => t.includes('om_g'));
     expect(text).toContain('# TYPE om_plain counter');
     const res = await fetch(`${agent.url}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } });
@@ -296,13 +292,13 @@ describe('HTTP endpoints', () => {
     const agent = await startAgent();
     running.push(agent);
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await chromium.launch(CHROMIUM);
     try {
+      // The start-up line names where to open the live view: the port it bound.
+      const liveView = /live_view="([^"]+)"/.exec(agent.stderr())?.[1];
+      expect(liveView).toBe(`${agent.url}/`);
       const page = await browser.newPage();
-      await page.goto(agent.url + '/');
+      await page.goto(liveView!);
       // The live view is the landing page; the agent's links and status sit in its corner.
       expect(await page.textContent('h1')).toContain('Redline');
       await page.click('nav.corner summary');

@@ -23,7 +23,7 @@ import { DASHBOARD_DIR, DASHBOARDS } from '../dashboards/generate.js';
 import { dashboardQueries, ruleQueries, substitute, type Query } from '../dashboards/promql.js';
 import { ALERT_RULES, prometheusRules } from '../dashboards/rules.js';
 import { ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
-import { findCgroupRoot } from '../collector/host/cgroups.js';
+import { findCgroupMounts } from '../collector/host/cgroups.js';
 import { startPrometheus } from './helpers/prometheus.js';
 import { start, stopAll, type Proc } from './helpers/process.js';
 import { eventually } from './helpers/wait.js';
@@ -45,14 +45,16 @@ function probeSends(metric: string): boolean {
   }
 }
 
-/** cgroup series this host cannot have: none without cgroup v2, memory ones without the v2 memory controller (hybrid mode). */
+/** cgroup series this host cannot have: none without any cgroup mount, cpu or memory ones without that controller in either hierarchy. */
 function cgroupExcuses(): Array<[RegExp, string]> {
-  const root = findCgroupRoot();
-  if (root === null) return [[/\bredline_cgroup_/, 'this host has no cgroup v2 hierarchy, so the agent serves no cgroup series']];
-  const controllers = fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').split(/\s+/);
+  const mounts = findCgroupMounts();
+  if (mounts.v2 === null && mounts.v1.size === 0) return [[/\bredline_cgroup_/, 'this host has no cgroup hierarchy mounted, so the agent serves no cgroup series']];
+  const v2 = mounts.v2 === null ? [] : fs.readFileSync(path.join(mounts.v2.dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
+  const has = (c: string): boolean => v2.includes(c) || mounts.v1.has(c);
   const out: Array<[RegExp, string]> = [];
-  if (!controllers.includes('memory')) out.push([/\bredline_cgroup_memory_/, `the memory controller is not on this host's cgroup v2 hierarchy (${root}: ${controllers.join(' ') || 'none'})`]);
-  if (!controllers.includes('cpu')) out.push([/\bredline_cgroup_cpu_/, `the cpu controller is not on this host's cgroup v2 hierarchy (${root})`]);
+  if (mounts.v2 === null) out.push([/\bredline_cgroup_pressure_/, 'pressure is read from cgroup v2 only, and this host mounts v1 alone']);
+  if (!has('memory')) out.push([/\bredline_cgroup_memory_/, 'this host has the memory controller in neither cgroup hierarchy']);
+  if (!has('cpu') && !has('cpuacct')) out.push([/\bredline_cgroup_cpu_/, 'this host has the cpu controller in neither cgroup hierarchy']);
   return out;
 }
 
@@ -64,9 +66,9 @@ const MAY_BE_EMPTY: Array<[RegExp, string]> = [
   ...(['redline_nodejs_eventloop_delay_seconds', 'redline_nodejs_eventloop_blocked_ratio', 'redline_nodejs_eventloop_stalled_seconds'] as const)
     .filter((m) => !probeSends(m))
     .map((m): [RegExp, string] => [new RegExp(`\\b${m}\\b`), `this build's probe (dist/collector/probe/probe.cjs) does not send ${m} yet`]),
-  // Container limits: cgroup v2 only, and the quota, limit and throttling series only for a cgroup
-  // with cpu.max / memory.max set, which the test's processes do not have.
-  [/\bredline_cgroup_(cpu_limit_cores|memory_limit_bytes|cpu_throttled_periods_total|cpu_periods_total|cpu_throttled_seconds_total)\b/, 'the test\'s processes run in a cgroup without a cpu.max quota or memory.max limit'],
+  // Container limits: the quota, limit and throttling series only for a cgroup with a CPU quota or
+  // memory limit set, which the test's processes do not have (test/cgroup.e2e.test.ts sets them).
+  [/\bredline_cgroup_(cpu_limit_cores|memory_limit_bytes|cpu_throttled_periods_total|cpu_periods_total|cpu_throttled_seconds_total)\b/, 'the test\'s processes run in a cgroup without a CPU quota or memory limit'],
   ...cgroupExcuses(),
   ...(fs.existsSync('/proc/pressure/cpu')
     ? []
@@ -75,8 +77,8 @@ const MAY_BE_EMPTY: Array<[RegExp, string]> = [
 
 /** Alerts this test does not drive with real processes, and why (promtool tests cover them). */
 const NOT_DRIVEN: Record<string, string> = {
-  RedlineMemoryNearLimit: 'needs a cgroup v2 memory.max the test could set for a child process (a delegated cgroup); the promtool tests drive it',
-  RedlineCpuThrottled: 'needs a cgroup v2 cpu.max quota the test could set for a child process (a delegated cgroup); the promtool tests drive it',
+  RedlineMemoryNearLimit: 'driven in test/cgroup.e2e.test.ts (a child in a cgroup with a memory limit the test sets); the promtool tests drive it too',
+  RedlineCpuThrottled: 'driven in test/cgroup.e2e.test.ts (a child in a cgroup with a CPU quota the test sets); the promtool tests drive it too',
 };
 const DRIVEN = ALERT_RULES.map((a) => a.alert).filter((a) => !(a in NOT_DRIVEN));
 

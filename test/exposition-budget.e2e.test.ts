@@ -4,24 +4,17 @@
  * exposition, in both formats and gzip; what was left out is counted; /-/ready stays truthful.
  * A second agent with the default label value limit cuts the values and counts them.
  */
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAgent, type AgentProcess } from './helpers/agent.js';
 import { run, stopAll } from './helpers/process.js';
 import { parseOpenMetrics } from './helpers/openmetrics.js';
 import { valueOf } from './helpers/exposition.js';
 import { waitFor } from './helpers/wait.js';
+import { sendTcp } from './helpers/net.js';
 
 const PROMTOOL = process.env['PROMTOOL'] ?? '/usr/bin/promtool';
 const OM = 'application/openmetrics-text;version=1.0.0';
 const BIG = 'x'.repeat(60_000);
-
-async function sendTcp(port: number, lines: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.end(lines.join('\n') + '\n', () => resolve()));
-    c.on('error', reject);
-  });
-}
 
 async function get(agent: AgentProcess, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Headers }> {
   const res = await fetch(`${agent.url}${path}`, { headers });

@@ -4,15 +4,13 @@
  * parses the text format, and a real Prometheus (which asks for OpenMetrics first) scrapes it
  * and stays up. A seeded fuzz run of the statsd grammar's hostile corners follows.
  */
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type AgentProcess } from './helpers/agent.js';
+import type { AgentProcess } from './helpers/agent.js';
 import { run, stopAll } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
-import { startPrometheus, type InstantSample, type PrometheusServer } from './helpers/prometheus.js';
+import { startScrapedAgent, type InstantSample, type ScrapedAgent } from './helpers/prometheus.js';
+import { sendTcp } from './helpers/net.js';
+import { seededRandom } from './helpers/random.js';
 import { parseOpenMetrics } from './helpers/openmetrics.js';
 import { valueOf } from './helpers/exposition.js';
 
@@ -66,18 +64,6 @@ const MAPPING = `mappings:
     help: 'Summaries with "quotes" and a \\ backslash.'
 `;
 
-/** A deterministic PRNG (mulberry32), so a failing fuzz case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NAMES = ['f', 'f_total', 'f_bucket', 'f_sum', 'f_count', 'f_created', 'sum.f', 'sum.f_total', 'redline_x', '_', '9', 'f:g', 'f.le', 'ü'];
 const KEYS = ['le', 'quantile', '__name__', '__x', 'exported_le', 'a', 'a', 'b-c', '', '#le', '1', 'ü', 'container_id'];
 const VALUES = ['1', '', '"', '\\', 'x"y\\z', '😀', 'a b', ',', ':', '=', '#'];
@@ -101,13 +87,6 @@ function fuzzLine(r: () => number): string {
   }
 }
 
-async function sendTcp(port: number, lines: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.end(lines.join('\n') + '\n', () => resolve()));
-    c.on('error', reject);
-  });
-}
-
 /** Lines the agent has counted so far. */
 async function linesSeen(agent: AgentProcess): Promise<number> {
   return valueOf(await agent.metrics(), 'redline_statsd_lines_total') ?? 0;
@@ -124,26 +103,17 @@ async function expectValid(agent: AgentProcess): Promise<string> {
   return om;
 }
 
+afterAll(stopAll);
+
 describe('an exposition no statsd input can break', () => {
+  let scraped: ScrapedAgent | undefined;
   let agent: AgentProcess;
-  let dir = '';
-  let prometheus: PrometheusServer | undefined;
-
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-hostile-'));
-    fs.writeFileSync(path.join(dir, 'mapping.yml'), MAPPING);
-    agent = await startAgent([`--statsd.mapping-config=${path.join(dir, 'mapping.yml')}`]);
-    prometheus = await startPrometheus({ dir, targets: [`127.0.0.1:${agent.httpPort}`], features: ['native-histograms'] });
+    scraped = await startScrapedAgent({ name: 'hostile', mapping: MAPPING, features: ['native-histograms'] });
+    agent = scraped.agent;
   }, 120_000);
-
-  afterAll(async () => {
-    await prometheus?.proc.stop();
-    await agent?.stop();
-    await stopAll();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const query = (q: string): Promise<InstantSample[]> => prometheus!.query(q);
+  afterAll(async () => scraped?.stop());
+  const query = (q: string): Promise<InstantSample[]> => scraped!.prometheus.query(q);
 
   it('hostile label and family names: served, renamed or refused and counted; Prometheus stays up', async () => {
     const before = await linesSeen(agent);
@@ -179,14 +149,7 @@ describe('an exposition no statsd input can break', () => {
     // A real Prometheus scrapes it (OpenMetrics first) after the hostile lines: up == 1, and the
     // renamed series arrived.
     const sentAt = Date.now() / 1000;
-    await waitFor(
-      async () => {
-        const up = await query('up{job="redline"}');
-        const ts = await query('timestamp(redline_statsd_lines_total)');
-        return up[0]?.value[1] === '1' && Number(ts[0]?.value[1] ?? 0) > sentAt;
-      },
-      { timeoutMs: 60_000, what: 'a successful Prometheus scrape after the hostile lines' },
-    );
+    await scraped!.prometheus.scrapedAfter(sentAt, 'a successful Prometheus scrape after the hostile lines');
     // Prometheus asks for protobuf (native histograms on): the histogram arrives native.
     const renamed = await query('histogram_count(x{exported_le="6"})');
     expect(renamed.map((r) => r.value[1])).toEqual(['1']);
@@ -194,20 +157,13 @@ describe('an exposition no statsd input can break', () => {
   }, 180_000);
 
   it('a seeded fuzz run of hostile lines leaves both formats valid and Prometheus up', async () => {
-    const r = rng(12);
+    const r = seededRandom(12); // a failing fuzz case replays from its seed
     const lines = Array.from({ length: 3000 }, () => fuzzLine(r));
     const before = await linesSeen(agent);
     for (let i = 0; i < lines.length; i += 500) await sendTcp(agent.tcpPort!, lines.slice(i, i + 500));
     await waitFor(async () => (await linesSeen(agent)) >= before + lines.length, { timeoutMs: 60_000, what: 'the agent to read every fuzz line' });
     await expectValid(agent);
     const sentAt = Date.now() / 1000;
-    await waitFor(
-      async () => {
-        const up = await query('up{job="redline"}');
-        const ts = await query('timestamp(redline_statsd_lines_total)');
-        return up[0]?.value[1] === '1' && Number(ts[0]?.value[1] ?? 0) > sentAt;
-      },
-      { timeoutMs: 60_000, what: 'a successful Prometheus scrape after the fuzz run' },
-    );
+    await scraped!.prometheus.scrapedAfter(sentAt, 'a successful Prometheus scrape after the fuzz run');
   }, 240_000);
 });

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { chromium, type Browser } from 'playwright-core';
-import { startScenario, CHROMIUM, type Scenario } from '../bench/live-scenario.js';
+import { startScenario, type Scenario } from '../bench/live-scenario.js';
+import { CHROMIUM } from '../scripts/chromium.js';
 import { makeCerts, type TestCerts } from './helpers/tls.js';
 import { eventually } from './helpers/wait.js';
 

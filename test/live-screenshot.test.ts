@@ -1,14 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './helpers/agent.js';
 import { decodePng, pngStats } from './helpers/png.js';
-import { liveFixture, liveFixtureHash } from '../scripts/live-fixture.js';
+import { DOCS_IMG, liveFixtureHash, rampFixture } from '../scripts/ramp-fixture.js';
 
-const png = (scheme: string): string => path.join(ROOT, 'docs', 'img', `live-${scheme}.png`);
+const png = (scheme: string): string => path.join(DOCS_IMG, `live-${scheme}.png`);
 
 describe('the screenshots of the live view (docs/img/live-*.png)', () => {
-  const fixture = liveFixture();
+  const fixture = rampFixture();
   const want = liveFixtureHash(fixture);
 
   for (const scheme of ['light', 'dark'] as const) {

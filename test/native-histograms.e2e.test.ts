@@ -5,16 +5,13 @@
  * still in every format; the mapping's native_histogram_bucket_factor / _max_buckets are honoured;
  * hostile label names keep the scrape up.
  */
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type AgentProcess } from './helpers/agent.js';
+import type { AgentProcess } from './helpers/agent.js';
 import { stopAll } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
-import { startPrometheus, type InstantSample, type PrometheusServer } from './helpers/prometheus.js';
+import { startScrapedAgent, type InstantSample, type ScrapedAgent } from './helpers/prometheus.js';
+import { sendTcp } from './helpers/net.js';
 import { valueOf } from './helpers/exposition.js';
 import { metricFamilyType } from '../exporters/protobuf.js';
 
@@ -38,13 +35,6 @@ mappings:
       native_histogram_bucket_factor: 1
 `;
 
-async function sendTcp(port: number, lines: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.end(lines.join('\n') + '\n', () => resolve()));
-    c.on('error', reject);
-  });
-}
-
 interface Decoded {
   name: string;
   type: number;
@@ -66,26 +56,17 @@ async function scrapeProtobuf(agent: AgentProcess): Promise<Map<string, Decoded>
   return out;
 }
 
+afterAll(stopAll);
+
 describe('native histograms over statsd', () => {
+  let scraped: ScrapedAgent | undefined;
   let agent: AgentProcess;
-  let dir = '';
-  let prometheus: PrometheusServer | undefined;
-
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-native-'));
-    fs.writeFileSync(path.join(dir, 'mapping.yml'), MAPPING);
-    agent = await startAgent([`--statsd.mapping-config=${path.join(dir, 'mapping.yml')}`]);
-    prometheus = await startPrometheus({ dir, targets: [`127.0.0.1:${agent.httpPort}`], features: ['native-histograms'] });
+    scraped = await startScrapedAgent({ name: 'native', mapping: MAPPING, features: ['native-histograms'] });
+    agent = scraped.agent;
   }, 120_000);
-
-  afterAll(async () => {
-    await prometheus?.proc.stop();
-    await agent?.stop();
-    await stopAll();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const query = (q: string): Promise<InstantSample[]> => prometheus!.query(q);
+  afterAll(async () => scraped?.stop());
+  const query = (q: string): Promise<InstantSample[]> => scraped!.prometheus.query(q);
 
   it('reach Prometheus as native histograms, classic buckets alongside, options honoured', async () => {
     // 40 timers: 0 ms (zero bucket), 1..39 ms; a coarse histogram over six powers of ten; hostile tags.
@@ -127,14 +108,7 @@ describe('native histograms over statsd', () => {
 
     // Prometheus scraped protobuf and stays up, hostile names included.
     const sentAt = Date.now() / 1000;
-    await waitFor(
-      async () => {
-        const up = await query('up{job="redline"}');
-        const ts = await query('timestamp(redline_statsd_lines_total)');
-        return up[0]?.value[1] === '1' && Number(ts[0]?.value[1] ?? 0) > sentAt;
-      },
-      { timeoutMs: 60_000, what: 'a successful Prometheus scrape after the lines' },
-    );
+    await scraped!.prometheus.scrapedAfter(sentAt, 'a successful Prometheus scrape after the lines');
     expect(valueOf(await agent.metrics(), 'redline_scrapes_total{format="protobuf"}')).toBeGreaterThan(0);
     expect((await query('histogram_count(api_latency)'))[0]?.value[1]).toBe('40');
     expect(Number((await query('histogram_sum(api_latency)'))[0]?.value[1])).toBeCloseTo(0.78, 6);

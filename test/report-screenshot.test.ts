@@ -1,29 +1,32 @@
 import { describe, it, expect } from 'vitest';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './helpers/agent.js';
-import { fixtureHtml, fixtureSnapshot } from '../scripts/report-fixture.js';
+import { decodePng, pngStats } from './helpers/png.js';
+import { DOCS_IMG, rampFixture, reportFixtureHash, reportFixtureHtml } from '../scripts/ramp-fixture.js';
 
-const PNG = path.join(ROOT, 'docs', 'img', 'report.png');
+const PNG = path.join(DOCS_IMG, 'report.png');
 
 describe('the README screenshot of redline report', () => {
+  const fixture = rampFixture();
+
   it('was made from the HTML the report renders today (else: npm run docs:report)', () => {
-    const want = crypto.createHash('sha256').update(fixtureHtml()).digest('hex');
+    const want = reportFixtureHash(reportFixtureHtml(fixture));
     const have = fs.readFileSync(`${PNG}.sha256`, 'utf8').trim();
     expect(have, 'docs/img/report.png is stale: run npm run docs:report and commit it').toBe(want);
   });
 
-  it('is a real, non-blank 1280-pixel-wide PNG', () => {
-    const png = fs.readFileSync(PNG);
-    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
-    expect(png.readUInt32BE(16)).toBe(1280);
-    expect(png.readUInt32BE(20)).toBeGreaterThan(600);
-    expect(png.length).toBeGreaterThan(40_000);
+  it('is a real, non-blank 1280-pixel-wide PNG in the light theme', () => {
+    const p = decodePng(fs.readFileSync(PNG));
+    expect(p.width).toBe(1280);
+    expect(p.height).toBeGreaterThan(600);
+    const s = pngStats(p);
+    // A banner, a table and charts: a blank or half-loaded page is one colour nearly everywhere.
+    expect(s.busy).toBeGreaterThan(0.15);
+    expect(s.luminance).toBeGreaterThan(0.7);
   });
 
   it('shows a recorded ramp whose verdict is the SUT', () => {
-    const s = fixtureSnapshot();
+    const s = fixture.analysis.snapshot();
     expect(s.verdict.limit).toBe('sut');
     expect(s.verdict.first?.group).toBe('api');
     expect(s.knee.step).not.toBeNull();

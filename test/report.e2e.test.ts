@@ -16,6 +16,7 @@ import { start, run, stopAll, type Proc } from './helpers/process.js';
 import { freePort } from './helpers/net.js';
 import { waitFor } from './helpers/wait.js';
 import { valueWith } from './helpers/exposition.js';
+import { CHROMIUM } from '../scripts/chromium.js';
 
 const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const SERVICE = path.join(ROOT, 'test', 'fixtures', 'pool-service.mjs');
@@ -284,10 +285,7 @@ describe('redline report on a ramp', () => {
     const html = fs.readFileSync(out, 'utf8');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!127\.0\.0\.1)[a-z0-9.-]+\/[^"' ]*\.(js|css)/i);
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await chromium.launch(CHROMIUM);
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];

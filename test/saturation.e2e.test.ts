@@ -38,8 +38,8 @@ const OURS = new Set<string>(Object.values(GROUPS));
 const NOT_DRIVEN: Record<string, string> = {
   RedlineEventLoopSaturated: 'driven in test/dashboards.e2e.test.ts (a probed SUT whose loop sleeps most of the time, shortened holds)',
   RedlineMemoryMapsNearLimit: 'driven in test/dashboards.e2e.test.ts (a process holding 85% of vm.max_map_count)',
-  RedlineMemoryNearLimit: 'needs a cgroup v2 memory.max set for a child process (a delegated cgroup)',
-  RedlineCpuThrottled: 'needs a cgroup v2 cpu.max quota set for a child process (a delegated cgroup)',
+  RedlineMemoryNearLimit: 'driven in test/cgroup.e2e.test.ts (a child in a cgroup with a memory limit the test sets)',
+  RedlineCpuThrottled: 'driven in test/cgroup.e2e.test.ts (a child in a cgroup with a CPU quota the test sets)',
   RedlineDroppingStatsdLines: 'an observer alert, not a saturation kind; driven in test/dashboards.e2e.test.ts',
 };
 

@@ -5,12 +5,12 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import dgram from 'node:dgram';
-import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { startAgent, waitFor, parseValue, type AgentProcess } from './helpers/agent.js';
+import { sendTcp, sendUdp } from './helpers/net.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redline-relay-'));
 const agents: AgentProcess[] = [];
@@ -21,19 +21,6 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(port: number, text: string): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.send(Buffer.from(text), port, '127.0.0.1', () => r()));
-  s.close();
-}
-
-async function sendTcp(port: number, text: string): Promise<void> {
-  const c = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    c.once('error', reject);
-    c.end(text, () => resolve());
-  });
-}
 
 function sendUnixgram(sock: string, text: string): void {
   const unix = createRequire(import.meta.url)('unix-dgram') as { createSocket(t: string): { send(b: Buffer, o: number, l: number, p: string): void; close(): void } };
@@ -55,7 +42,7 @@ describe('statsd relay', () => {
     agents.push(agent);
 
     const long = `long.name:${'1'.repeat(70)}|c`;
-    await send(agent.udpPort!, 'udp.a:1|c\nudp.b:2|g\n\nnot a statsd line\r\n');
+    await sendUdp(agent.udpPort!, 'udp.a:1|c\nudp.b:2|g\n\nnot a statsd line\r\n');
     await sendTcp(agent.tcpPort!, `tcp.a:1|c\n${long}\ntcp.b:3|ms\n`);
     sendUnixgram(sock, 'unix.a:1|c');
     const expected = ['udp.a:1|c', 'udp.b:2|g', 'not a statsd line', 'tcp.a:1|c', 'tcp.b:3|ms', 'unix.a:1|c'];

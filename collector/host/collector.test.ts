@@ -538,6 +538,80 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
   });
 });
 
+describe('cgroup v1 of a group (a fake /proc and per-controller cgroup tree)', () => {
+  it('reads the CFS quota, throttling, cpuacct usage and the tightest memory limit, and finds mounts in mountinfo', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fakecg1-'));
+    const procRoot = path.join(root, 'proc');
+    const cg = path.join(root, 'cgroup');
+    fs.mkdirSync(path.join(procRoot, '77', 'fd'), { recursive: true });
+    fs.mkdirSync(path.join(procRoot, '77', 'task'), { recursive: true });
+    const f = ['S', '1', ...Array(9).fill('0'), '100', '50', '0', '0', '20', '0', '1', '0', '500', '1000', '10'];
+    fs.writeFileSync(path.join(procRoot, '77', 'stat'), `77 (api) ${f.join(' ')}\n`);
+    fs.writeFileSync(path.join(procRoot, '77', 'cmdline'), 'api-server\0');
+    // As a container runtime on a cgroup v1 host leaves it (systemd's named hierarchy is not read).
+    fs.writeFileSync(path.join(procRoot, '77', 'cgroup'), '5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n');
+    const write = (rel: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(cg, rel)), { recursive: true });
+      fs.writeFileSync(path.join(cg, rel), text);
+    };
+    for (const c of ['cpu', 'cpuacct', 'memory']) write(`${c}/cgroup.procs`, '');
+    // The container's own quota (0.5 core) is tighter than its parent's (2 cores).
+    write('cpu/docker/cpu.cfs_quota_us', '200000\n');
+    write('cpu/docker/cpu.cfs_period_us', '100000\n');
+    write('cpu/docker/abc/cpu.cfs_quota_us', '50000\n');
+    write('cpu/docker/abc/cpu.cfs_period_us', '100000\n');
+    write('cpu/docker/abc/cpu.stat', 'nr_periods 300\nnr_throttled 90\nthrottled_time 4500000000\n');
+    write('cpuacct/docker/abc/cpuacct.usage', '7250000000\n');
+    write('memory/docker/abc/memory.usage_in_bytes', '100663296\n');
+    write('memory/docker/abc/memory.limit_in_bytes', '9223372036854771712\n');
+    write('memory/docker/memory.limit_in_bytes', '134217728\n');
+    const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
+    const c = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag('api=api-server', 'sut')], procRoot, cgroupRoot: cg });
+    await c.tick();
+    const v = (series: string) => {
+      const line = render(store, 'text').split('\n').find((l) => l.startsWith(series + ' '));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    const L = 'group="api",role="sut"';
+    expect(v(`redline_cgroup_cpu_limit_cores{${L}}`)).toBe(0.5);
+    expect(v(`redline_cgroup_cpu_periods_total{${L}}`)).toBe(300);
+    expect(v(`redline_cgroup_cpu_throttled_periods_total{${L}}`)).toBe(90);
+    expect(v(`redline_cgroup_cpu_throttled_seconds_total{${L}}`)).toBe(4.5);
+    expect(v(`redline_cgroup_cpu_seconds_total{${L}}`)).toBe(7.25);
+    expect(v(`redline_cgroup_memory_bytes{${L}}`)).toBe(100663296);
+    expect(v(`redline_cgroup_memory_limit_bytes{${L}}`)).toBe(134217728);
+    // The quota lifted (-1): the limit goes.
+    write('cpu/docker/abc/cpu.cfs_quota_us', '-1\n');
+    write('cpu/docker/cpu.cfs_quota_us', '-1\n');
+    await c.tick();
+    expect(v(`redline_cgroup_cpu_limit_cores{${L}}`)).toBeUndefined();
+    await c.stop();
+    proc.setProcRoot('/proc');
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("parses mountinfo (hybrid mode, a container's mount root, escaped paths) and /proc/PID/cgroup", async () => {
+    const { parseMountinfo, parseProcCgroup } = await import('./cgroups.js');
+    const m = parseMountinfo(
+      [
+        '31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
+        '32 31 0:29 /docker/abc /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup rw,cpu,cpuacct',
+        '35 31 0:32 / /sys/fs/cgroup/my\\040memory rw,relatime - cgroup cgroup rw,memory',
+        '40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd',
+        '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate',
+      ].join('\n'),
+    );
+    expect(m.v2).toEqual({ dir: '/sys/fs/cgroup/unified', root: '/' });
+    expect(m.v1.get('cpu')).toEqual({ dir: '/sys/fs/cgroup/cpu,cpuacct', root: '/docker/abc' });
+    expect(m.v1.get('cpuacct')).toEqual(m.v1.get('cpu'));
+    expect(m.v1.get('memory')).toEqual({ dir: '/sys/fs/cgroup/my memory', root: '/' });
+    expect([...m.v1.keys()].sort()).toEqual(['cpu', 'cpuacct', 'memory']);
+    const p = parseProcCgroup('12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/x\n0::/system.slice/docker-abc.scope\n');
+    expect(p.v2).toBe('/system.slice/docker-abc.scope');
+    expect(Object.fromEntries(p.v1)).toEqual({ memory: '/docker/abc', cpu: '/docker/abc', cpuacct: '/docker/abc' });
+  });
+});
+
 describe('group configuration', () => {
   it('parses --sut/--injector values, refusing bad input clearly', () => {
     expect(parseGroupFlag('api=node server.js', 'sut').cmdline![0]!.test('/usr/bin/node server.js')).toBe(true);

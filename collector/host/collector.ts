@@ -173,6 +173,10 @@ export class HostCollector implements PidGroups {
   }
 
   /** Declared groups that have matched no process yet. */
+  get reads(): string {
+    return `/proc, cgroups: ${this.cgroups.describe()}`;
+  }
+
   emptyGroups(): string[] {
     return this.groups.filter((g) => !g.everMatched).map((g) => g.spec.name);
   }

@@ -78,6 +78,8 @@ export class FallbackCollector implements PidGroups {
   }
 
   /** Declared groups that have matched no process yet (as HostCollector.emptyGroups). */
+  readonly reads = 'systeminformation and pidusage (no /proc: fewer metrics, no cgroups)';
+
   emptyGroups(): string[] {
     return this.opts.groups.filter((_, i) => this.started[i] === 0).map((g) => g.name);
   }

@@ -76,15 +76,15 @@ export const LISTEN_QUEUE_LIMIT = family(
 export const INJECTOR_PROCESSES = family('gauge', 'redline_injector_processes', 'Load-injector processes running now, by injector group.', ['group']);
 export const INJECTOR_CPU_CORES = family('gauge', 'redline_injector_cpu_cores', 'CPU used by the injector group over the last interval, in cores.', ['group']);
 
-// ------------------------------------------------------------------ cgroup (v2) of a group
+// ------------------------------------------------------------------ cgroup (v2 or v1) of a group
 
 export const CGROUP_CPU_LIMIT = family(
   'gauge',
   'redline_cgroup_cpu_limit_cores',
-  "CPU quota of the group's cgroup (cpu.max quota / period), in cores; absent without a quota or without cgroup v2. The cgroup is the one holding most of the group's processes.",
+  "CPU quota of the group's cgroup (v2 cpu.max, v1 cpu.cfs_quota_us, over the period), in cores: the tightest on its path to the root; absent without a quota. The cgroup is the one holding most of the group's processes.",
   GR,
 );
-export const CGROUP_CPU_USAGE = family('counter', 'redline_cgroup_cpu_seconds_total', "CPU time of the group's cgroup (cpu.stat usage_usec), in seconds.", GR);
+export const CGROUP_CPU_USAGE = family('counter', 'redline_cgroup_cpu_seconds_total', "CPU time of the group's cgroup (v2 cpu.stat usage_usec, v1 cpuacct.usage), in seconds.", GR);
 export const CGROUP_THROTTLED_PERIODS = family(
   'counter',
   'redline_cgroup_cpu_throttled_periods_total',
@@ -95,14 +95,14 @@ export const CGROUP_PERIODS = family('counter', 'redline_cgroup_cpu_periods_tota
 export const CGROUP_THROTTLED = family(
   'counter',
   'redline_cgroup_cpu_throttled_seconds_total',
-  "Time the group's cgroup was stopped by its CPU quota (cpu.stat throttled_usec), in seconds.",
+  "Time the group's cgroup was stopped by its CPU quota (cpu.stat throttled_usec, v1 throttled_time), in seconds.",
   GR,
 );
-export const CGROUP_MEMORY = family('gauge', 'redline_cgroup_memory_bytes', "Memory charged to the group's cgroup (memory.current), in bytes.", GR);
+export const CGROUP_MEMORY = family('gauge', 'redline_cgroup_memory_bytes', "Memory charged to the group's cgroup (v2 memory.current, v1 memory.usage_in_bytes), in bytes.", GR);
 export const CGROUP_MEMORY_LIMIT = family(
   'gauge',
   'redline_cgroup_memory_limit_bytes',
-  "Memory limit of the group's cgroup: the tightest memory.max on its path to the root, in bytes; absent when unlimited.",
+  "Memory limit of the group's cgroup: the tightest memory.max (v1 memory.limit_in_bytes) on its path to the root, in bytes; absent when unlimited.",
   GR,
 );
 export const CGROUP_PRESSURE = family(

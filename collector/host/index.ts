@@ -13,6 +13,8 @@ export type { GroupSpec, Role } from './groups.js';
 export interface RunningCollector extends PidGroups {
   /** Declared groups that have matched no process yet (the live view's banner reads this). */
   emptyGroups(): string[];
+  /** What is read of the host besides /proc, for the start-up log ("cgroups v1 cpu,memory + v2 …"). */
+  readonly reads: string;
   start(): void;
   stop(): Promise<void>;
   tick(): Promise<void>;

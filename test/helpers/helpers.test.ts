@@ -4,9 +4,11 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import fs from 'node:fs';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { parseExposition, parseLine, select, sum, valueOf, valueWith } from './exposition.js';
-import { freePort } from './net.js';
+import { freePort, sendTcp, sendUdp } from './net.js';
+import { seededRandom } from './random.js';
 import { run, start, stopAll } from './process.js';
 import { eventually, waitFor } from './wait.js';
 
@@ -91,5 +93,43 @@ describe('ports', () => {
     await new Promise<void>((r) => s.listen(port, '127.0.0.1', () => r()));
     expect((s.address() as net.AddressInfo).port).toBe(port);
     await new Promise((r) => s.close(r));
+  });
+});
+
+describe('statsd sends', () => {
+  it('sendTcp writes the lines, each ended by a newline, on one connection; sendUdp one datagram', async () => {
+    const got: string[] = [];
+    const tcp = net.createServer((c) => {
+      let body = '';
+      c.on('data', (d) => (body += d.toString()));
+      c.on('end', () => got.push(body));
+    });
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+    await sendTcp((tcp.address() as net.AddressInfo).port, ['a:1|c', 'b:2|g']);
+    await sendTcp((tcp.address() as net.AddressInfo).port, 'c:3|ms');
+    await waitFor(() => got.length === 2, { timeoutMs: 10_000, what: 'both TCP bodies' });
+    expect(got.sort()).toEqual(['a:1|c\nb:2|g\n', 'c:3|ms']);
+    await new Promise((r) => tcp.close(r));
+
+    const udp = dgram.createSocket('udp4');
+    const datagrams: string[] = [];
+    udp.on('message', (m) => datagrams.push(m.toString()));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    await sendUdp(udp.address().port, 'x:1|c\ny:2|c');
+    await waitFor(() => datagrams.length === 1, { timeoutMs: 10_000, what: 'the datagram' });
+    expect(datagrams).toEqual(['x:1|c\ny:2|c']);
+    udp.close();
+  });
+});
+
+describe('seeded randomness', () => {
+  it('repeats its sequence for a seed, differs across seeds, stays in [0, 1)', () => {
+    const a = seededRandom(12);
+    const b = seededRandom(12);
+    const xs = Array.from({ length: 1000 }, () => a());
+    expect(Array.from({ length: 1000 }, () => b())).toEqual(xs);
+    expect(seededRandom(13)()).not.toBe(xs[0]);
+    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
+    expect(xs.reduce((s, x) => s + x, 0) / xs.length).toBeCloseTo(0.5, 1);
   });
 });

@@ -4,8 +4,10 @@
  * Stopped by PID like every process of ./process.js (`stop()` or `stopAll()`).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { startAgent, type AgentProcess } from './agent.js';
 import { freePort } from './net.js';
 import { start, type Proc } from './process.js';
 import { waitFor } from './wait.js';
@@ -34,6 +36,11 @@ export interface PrometheusServer {
   get<T>(api: string, params?: Record<string, string>): Promise<T>;
   /** An instant query's vector (empty when the query returns nothing or fails). */
   query(q: string): Promise<InstantSample[]>;
+  /**
+   * Waits (bounded) for a successful scrape of job `redline` that brought the agent's samples
+   * from after `afterSeconds` (epoch seconds): up == 1 and a newer redline_statsd_lines_total.
+   */
+  scrapedAfter(afterSeconds: number, what: string): Promise<void>;
 }
 
 export interface InstantSample {
@@ -77,5 +84,46 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     const body = (await res.json()) as { data?: { result?: InstantSample[] } };
     return body.data?.result ?? [];
   };
-  return { proc, url, get, query };
+  const scrapedAfter = async (afterSeconds: number, what: string): Promise<void> => {
+    await waitFor(
+      async () => {
+        const up = await query('up{job="redline"}');
+        const ts = await query('timestamp(redline_statsd_lines_total)');
+        return up[0]?.value[1] === '1' && Number(ts[0]?.value[1] ?? 0) > afterSeconds;
+      },
+      { timeoutMs: 60_000, what },
+    );
+  };
+  return { proc, url, get, query, scrapedAfter };
+}
+
+export interface ScrapedAgent {
+  agent: AgentProcess;
+  prometheus: PrometheusServer;
+  /** Stops Prometheus and the agent by pid and removes their temp dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * An agent reading a statsd_exporter mapping file, scraped every second by a real Prometheus,
+ * both in a temp dir of their own (`redline-<name>-…`).
+ */
+export async function startScrapedAgent(opts: { name: string; mapping: string; features?: string[] }): Promise<ScrapedAgent> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `redline-${opts.name}-`));
+  let agent: AgentProcess | undefined;
+  let prometheus: PrometheusServer | undefined;
+  const stop = async (): Promise<void> => {
+    await prometheus?.proc.stop();
+    await agent?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    fs.writeFileSync(path.join(dir, 'mapping.yml'), opts.mapping);
+    agent = await startAgent([`--statsd.mapping-config=${path.join(dir, 'mapping.yml')}`]);
+    prometheus = await startPrometheus({ dir, targets: [`127.0.0.1:${agent.httpPort}`], ...(opts.features ? { features: opts.features } : {}) });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { agent, prometheus, stop };
 }

@@ -1,19 +1,26 @@
 /**
- * A recorded ramp for the live view, made the same way every time (fixed clock, no randomness):
- * the real store, analysis stage and live view, fed three minutes of a login ramp, six injector
- * processes added one every 30 s against an api whose main thread saturates at the fifth. The
- * source of docs/img/live-*.png and of the test that fails when they are stale.
+ * The recorded ramp behind the docs' screenshots, made the same way every time (fixed clock, no
+ * randomness): the real store, analysis stage and live view, fed three minutes of a login ramp, six
+ * injector processes added one every 30 s against an api whose main thread saturates at the fifth.
+ * The one source of docs/img/report.png (the report's HTML of this run) and docs/img/live-*.png
+ * (the live view of it), and of the tests that fail when they are stale.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Store } from '../core/store.js';
 import { Analysis } from '../analysis/stage.js';
 import { LiveView } from '../exporters/live/live.js';
 import { ASSETS_DIR } from '../exporters/live/server.js';
 import { renderPage } from '../exporters/live/page.js';
 import type { About } from '../exporters/live/model.js';
+import { renderHtml } from '../exporters/report/html.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** docs/img, from the sources (scripts/) or the build (dist/scripts/). */
+export const DOCS_IMG = path.join([path.resolve(here, '..'), path.resolve(here, '..', '..')].find((p) => fs.existsSync(path.join(p, 'package.json')))!, 'docs', 'img');
 
 /** The fixture's clock at its last tick (the screenshot freezes the page's clock there). */
 export const FIXTURE_END_MS = Date.UTC(2026, 0, 15, 10, 3, 0);
@@ -25,12 +32,12 @@ export const FIXTURE_ABOUT: About = {
   lines: ['statsd udp 127.0.0.1:9125', 'host collector every 1000 ms, groups: api (sut), locust (injector)', '412 statsd series (cap 100000)'],
 };
 
-export interface LiveFixture {
+export interface RampFixture {
   live: LiveView;
   analysis: Analysis;
 }
 
-export function liveFixture(): LiveFixture {
+export function rampFixture(): RampFixture {
   let now = START_MS;
   const store = new Store({ maxSeries: 1000, setIntervalMs: 10_000, now: () => now });
   const g = (name: string, labels: string[]): ReturnType<Store['gauge']> => store.gauge(name, 'fixture', labels);
@@ -102,7 +109,7 @@ export function liveFixture(): LiveFixture {
  * What the screenshots are made from: the page, its script, styles and chart library, and the
  * snapshot it draws. A change to any of them makes the screenshots stale.
  */
-export function liveFixtureHash(f: LiveFixture = liveFixture()): string {
+export function liveFixtureHash(f: RampFixture = rampFixture()): string {
   const require = createRequire(import.meta.url);
   const uplot = require.resolve('uplot/dist/uPlot.iife.min.js');
   const h = crypto.createHash('sha256');
@@ -112,4 +119,14 @@ export function liveFixtureHash(f: LiveFixture = liveFixture()): string {
   h.update(fs.readFileSync(path.join(path.dirname(uplot), 'uPlot.min.css')));
   h.update(f.live.snapshotJson('5m', 300));
   return h.digest('hex');
+}
+
+/** The self-contained HTML `redline report --out` writes for the ramp: what docs/img/report.png shows. */
+export function reportFixtureHtml(f: RampFixture = rampFixture()): string {
+  return renderHtml(f.analysis.snapshot(), { title: 'Redline report: login ramp (example)', source: 'agent http://127.0.0.1:9102' });
+}
+
+/** What the report screenshot is made from: its HTML (the chart library and styles are inlined). */
+export function reportFixtureHash(html: string = reportFixtureHtml()): string {
+  return crypto.createHash('sha256').update(html).digest('hex');
 }

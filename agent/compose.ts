@@ -54,6 +54,7 @@ export interface RunningAgent {
 export function buildMapper(statsd: StatsdSettings, dump?: { path: string; logger: Logger }): ChainMapper {
   const opts = {
     defaultObserverType: statsd.defaultObserverType,
+    regexNameMaxLength: statsd.regexNameMaxLength,
     ...(statsd.defaultBuckets.length > 0 ? { defaultBuckets: [...statsd.defaultBuckets] } : {}),
   };
   const files = [...(statsd.mappingConfig ? [statsd.mappingConfig] : []), ...statsd.presets.map((p) => p.file)];

@@ -51,6 +51,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'statsd.max-series', kind: 'int', default: '100000', section: 'statsd', metavar: 'N', help: 'Cap on statsd series; new series above it are dropped and counted (redline_statsd_dropped_total{reason="series_limit"}) while existing ones keep updating.' },
   { name: 'statsd.set-interval', kind: 'duration', default: '10s', section: 'statsd', metavar: 'DURATION', help: 'Statsd sets are served as the number of distinct members seen over this interval.' },
   { name: 'statsd.set-max-members', kind: 'int', default: '100000', section: 'statsd', metavar: 'N', help: 'Distinct members one statsd set series counts per interval (8 bytes each); new ones past it are dropped and counted (redline_statsd_set_members_dropped_total).' },
+  { name: 'statsd.regex-max-name-length', kind: 'int', default: '4096', section: 'statsd', metavar: 'N', help: 'Longest name (characters) a regex mapping rule computes captures for; a longer name that matches a rule whose name or labels use captures is dropped and counted (redline_statsd_dropped_total{reason="regex_name_too_long"}). Matching itself is linear-time at any length. 0: no limit.' },
   { name: 'statsd.default-observer-type', kind: 'string', default: 'histogram', section: 'statsd', metavar: 'TYPE', help: 'histogram or summary, for timers/histograms/distributions no mapping decides for.' },
   { name: 'statsd.default-buckets', kind: 'float-list', default: '', section: 'statsd', metavar: 'LIST', help: 'Comma-separated histogram buckets (seconds for timers) when no mapping sets them; default 1 ms to 60 s.' },
   { name: 'statsd.parse-dogstatsd-tags', kind: 'bool', default: 'true', section: 'statsd', help: 'Parse DogStatsD tags (|#k:v,k2:v2). --no-statsd.parse-dogstatsd-tags to disable.' },
@@ -123,6 +124,8 @@ export interface StatsdSettings {
   readonly setIntervalMs: number;
   readonly setMaxMembers: number;
   readonly defaultObserverType: ObserverType;
+  /** Longest name a regex rule computes captures for; 0: no limit. */
+  readonly regexNameMaxLength: number;
   /** Empty: the mapper's default buckets. */
   readonly defaultBuckets: readonly number[];
   readonly tags: { readonly dogstatsd: boolean; readonly influx: boolean; readonly librato: boolean; readonly signalfx: boolean };
@@ -599,6 +602,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {
       setIntervalMs: r.durationMs('statsd.set-interval', 1),
       setMaxMembers: Math.max(1, r.int('statsd.set-max-members')),
       defaultObserverType: r.oneOf('statsd.default-observer-type', OBSERVER_TYPES),
+      regexNameMaxLength: Math.max(0, r.int('statsd.regex-max-name-length')),
       defaultBuckets: r.floats('statsd.default-buckets'),
       tags: {
         dogstatsd: r.bool('statsd.parse-dogstatsd-tags'),

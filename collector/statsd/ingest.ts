@@ -25,7 +25,8 @@ export type { TagStyles } from './tags.js';
 
 /** What the ingest needs from the mapping engine (collector/statsd/mapper.ts). */
 export interface MapResultLike {
-  action: 'map' | 'drop';
+  /** `too_long`: a regex rule matched a name too long to compute its captures for (mapper.ts). */
+  action: 'map' | 'drop' | 'too_long';
   name: string;
   labels: Record<string, string>;
   honorLabels: boolean;
@@ -66,6 +67,9 @@ export interface IngestOptions {
   /** Mapper for names starting with `redline_` (the probe's own names), bypassing user rules. */
   passthrough: MapperLike;
 }
+
+/** Refusals the mapping decided: final until the mapping changes (which empties the cache). */
+const MAPPING_REFUSALS: ReadonlySet<Refusal> = new Set<Refusal>(['mapping_drop', 'illegal_negative_counter', 'regex_name_too_long']);
 
 const MAX_VALUES = 256;
 /** The longest line accepted (a UDP datagram's payload can be 64 KiB). */
@@ -125,7 +129,7 @@ export class StatsdIngest {
     this.enricher = opts.enrich ?? null;
     this.tags = new TagParser(opts.tags);
     for (const r of LINE_ERROR_REASONS) this.lineErrors.set(r, 0);
-    for (const r of [...DROP_REASONS, 'mapping_drop', 'illegal_negative_counter']) this.dropped.set(r, 0);
+    for (const r of [...DROP_REASONS, 'mapping_drop', 'illegal_negative_counter', 'regex_name_too_long']) this.dropped.set(r, 0);
   }
 
   /** Swaps the mapping (config reload): the cache of resolved keys is emptied. */
@@ -466,7 +470,7 @@ export class StatsdIngest {
       const stale =
         unenriched ||
         (e.series !== null && e.series.dead) ||
-        (e.refusal !== null && e.refusal !== 'mapping_drop' && e.refusal !== 'illegal_negative_counter' && e.generation !== this.store.generation);
+        (e.refusal !== null && !MAPPING_REFUSALS.has(e.refusal) && e.generation !== this.store.generation);
       if (!stale) {
         this.cacheHits++;
         return e;
@@ -532,6 +536,8 @@ export class StatsdIngest {
     let enrichGeneration = -1;
     if (m.action === 'drop') {
       refusal = 'mapping_drop';
+    } else if (m.action === 'too_long') {
+      refusal = 'regex_name_too_long';
     } else if (t === T.COUNTER && scale < 0) {
       // As statsd_exporter: a scaled counter increment below zero is refused, never applied.
       refusal = 'illegal_negative_counter';

@@ -13,9 +13,10 @@ import type { Series, DropReason } from '../../core/store.js';
 /**
  * Why a cached key's samples are not stored: a store refusal (re-tried when the store's generation
  * moves), or one the mapping decided (`mapping_drop`; `illegal_negative_counter`, a counter
- * mapped with a negative `scale`), final until the mapping changes.
+ * mapped with a negative `scale`; `regex_name_too_long`, a regex rule's captures refused for a
+ * name over --statsd.regex-max-name-length), final until the mapping changes.
  */
-export type Refusal = DropReason | 'mapping_drop' | 'illegal_negative_counter';
+export type Refusal = DropReason | 'mapping_drop' | 'illegal_negative_counter' | 'regex_name_too_long';
 
 /**
  * FNV-1a (the first hash of each part) and a rotate-xor-multiply hash (the second, independent

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { StatsdIngest } from './ingest.js';
 import { MAX_LINE_BYTES } from './ingest.js';
 import { LineAssembler } from './lines.js';
+import { PacedSink, TurnBudget } from './pacing.js';
 import type { Logger } from '../../core/log.js';
 
 export interface ListenAddress {
@@ -40,6 +41,8 @@ export class TransportStats {
   tcpRefused = 0;
   /** Connections closed after --statsd.tcp-idle-timeout without a byte. */
   tcpIdleClosed = 0;
+  /** Times a connection was paused because the turn's TCP budget was spent (pacing.ts). */
+  tcpPaused = 0;
   /** The connection cap in force (resolved from the fd limit when the flag is 0). */
   tcpMaxConnections = 0;
   udpRecvBufferBytes = 0;
@@ -137,6 +140,8 @@ export function defaultTcpMaxConnections(limitsFile = '/proc/self/limits'): numb
  * TCP: each connection's bytes are cut into lines (lines.ts, linear in the bytes whatever the
  * chunking). A line longer than 64 KiB is counted as `line_too_long` and skipped up to its
  * newline; the connection stays open. Connections are capped and closed when idle, both counted.
+ * Lines are ingested within a per-turn time budget shared by all connections (pacing.ts): past
+ * it a connection is paused until a later turn, so HTTP is answered whatever the clients send.
  */
 export async function listenTcp(
   addr: ListenAddress,
@@ -148,13 +153,23 @@ export async function listenTcp(
   const sockets = new Set<net.Socket>();
   const cap = limits.maxConnections > 0 ? limits.maxConnections : defaultTcpMaxConnections();
   stats.tcpMaxConnections = cap;
-  const sink = (buf: Buffer, start: number, end: number): void => ingest.handle(buf, start, end);
+  const handle = (buf: Buffer, start: number, end: number): void => ingest.handle(buf, start, end);
   const tooLong = (): void => ingest.rejectTooLong();
+  const budget = new TurnBudget();
   const server = net.createServer((conn) => {
     stats.tcpConnections++;
     stats.tcpOpen++;
     sockets.add(conn);
-    const lines = new LineAssembler(MAX_LINE_BYTES, sink, tooLong);
+    const paced = new PacedSink(
+      budget,
+      handle,
+      () => {
+        stats.tcpPaused++;
+        conn.pause();
+      },
+      () => conn.resume(),
+    );
+    const lines = new LineAssembler(MAX_LINE_BYTES, paced.sink, tooLong);
     conn.on('data', (chunk: Buffer) => {
       stats.tcpPackets++;
       lines.push(chunk);

@@ -309,6 +309,92 @@ mappings:
   });
 });
 
+describe('regex rules on hostile and long names (linear-time matching)', () => {
+  const hostile = (unit: string, n: number): string => unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+  const readme = load(`
+mappings:
+${README_REGEX_MAPPING}- match: 'drop\\.(.*)'
+  match_type: regex
+  action: drop
+  name: dropped
+- match: 'fixed\\.(.*)'
+  match_type: regex
+  name: fixed_total
+  labels: {kind: "fixed"}
+`);
+
+  it('64 KiB hostile names that do not match are decided, not refused', () => {
+    for (const unit of ['x.', 'a.b--', 'a.b--c.status.']) {
+      const r = readme.map(hostile(unit, 65_535) + 'u', 'counter');
+      // The unmatched default: the escaped name.
+      expect({ action: r.action, matched: r.matched, escaped: r.name.length > 50_000 && /^[a-z][a-z_]*u$/.test(r.name) }).toEqual({ action: 'map', matched: false, escaped: true });
+    }
+  });
+
+  it('captures of names longer than the RegExp path come from re2js, equal to the RegExp ones', () => {
+    const re = /(.*)\.(.*)--(.*)\.status\.(.*)\.count/;
+    for (const len of [200, 255, 256, 257, 300, 1000, 4000]) {
+      for (const unit of ['x.', 'a.b--', 'a.b--c.status.', 'ab']) {
+        const name = hostile(unit, len - 'h.e--p.status.200.count'.length) + 'h.e--p.status.200.count';
+        const want = re.exec(name)!;
+        expect(readme.map(name, 'counter')).toMatchObject({
+          action: 'map',
+          name: 'request_total',
+          labels: { hostname: want[1], exec: want[2], protocol: want[3], code: want[4] },
+        });
+      }
+    }
+  });
+
+  it('past --statsd.regex-max-name-length a rule that needs captures refuses; drop and capture-free rules still apply', () => {
+    const long = hostile('a.b--c.status.', 5000) + '.status.1.count';
+    expect(readme.map(long, 'counter')).toMatchObject({ action: 'too_long', matched: true });
+    expect(readme.map(`drop.${'z'.repeat(60_000)}`, 'counter')).toMatchObject({ action: 'drop', matched: true });
+    expect(readme.map(`fixed.${'z'.repeat(60_000)}`, 'counter')).toMatchObject({ action: 'map', name: 'fixed_total', labels: { kind: 'fixed' } });
+    // A long name no regex rule matches is not refused.
+    expect(readme.map('q'.repeat(60_000), 'counter')).toMatchObject({ action: 'map', matched: false });
+
+    const yaml = `mappings:\n${README_REGEX_MAPPING}`;
+    const unlimited = Mapper.fromYaml(yaml, 'm.yml', { regexNameMaxLength: 0 });
+    expect(unlimited.map(long, 'counter')).toMatchObject({ action: 'map', name: 'request_total', labels: { code: '1' } });
+    const tight = Mapper.fromYaml(yaml, 'm.yml', { regexNameMaxLength: 40 });
+    expect(tight.map('myapp.host1--web.status.200.count', 'counter')).toMatchObject({ action: 'map', labels: { hostname: 'myapp', code: '200' } });
+    expect(tight.map('myapp.host1--web.status.200.count.and.more', 'counter').action).toBe('too_long');
+  });
+
+  it('RE2 decides the match: patterns that backtrack exponentially in V8 cost nothing', () => {
+    const m = load(`
+mappings:
+- match: '^(a+)+$'
+  match_type: regex
+  name: as
+  labels: {run: "$1"}
+- match: '(x+x+)+y'
+  match_type: regex
+  name: xy
+`);
+    expect(m.map('a'.repeat(3000) + 'b', 'counter').matched).toBe(false);
+    expect(m.map('x'.repeat(60_000), 'counter').matched).toBe(false);
+    expect(m.map('a'.repeat(3000), 'counter')).toMatchObject({ name: 'as', labels: { run: 'a'.repeat(3000) } });
+    expect(m.map('a'.repeat(30), 'counter')).toMatchObject({ name: 'as', labels: { run: 'a'.repeat(30) } });
+  });
+
+  it('named and numbered captures, $0 and (?i) agree on both sides of the short-name length', () => {
+    const m = load(`
+mappings:
+- match: '(?i)^svc_(?P<svc>[a-z0-9]+)\\.(\\w+)\\.(?P<rest>.*)$'
+  match_type: regex
+  name: "\${svc}_total"
+  labels: {op: "$2", rest: "\${rest}", all: "$0"}
+`);
+    for (const len of [10, 250, 260, 3000]) {
+      const rest = 'r.'.repeat(len).slice(0, len);
+      const name = `SVC_Api9.get.${rest}`;
+      expect(m.map(name, 'counter')).toMatchObject({ name: 'Api9_total', labels: { op: 'get', rest, all: name } });
+    }
+  });
+});
+
 describe('metric types, observers, ttl, drop', () => {
   it('match_metric_type restricts a rule to one statsd type', () => {
     const m = load(`
@@ -493,9 +579,11 @@ mappings:
       for (const kind of ['counter', 'gauge', 'observer'] as const) {
         const r = m.map(n, kind);
         expect(typeof r.name).toBe('string');
-        expect(r.action === 'drop' || /^[A-Za-z_][A-Za-z0-9_]*$/.test(r.name)).toBe(true);
+        expect(r.action === 'drop' || r.action === 'too_long' || /^[A-Za-z_][A-Za-z0-9_]*$/.test(r.name)).toBe(true);
       }
     }
+    // Captures of a name over --statsd.regex-max-name-length (4096) are refused, not computed.
+    expect(m.map('a'.repeat(70_000), 'counter')).toMatchObject({ action: 'too_long', matched: true });
     // One code point, one underscore (Go escapes runes).
     expect(m.map('💥.x', 'counter').name).toBe('two__');
     expect(Mapper.empty().map('9.9', 'counter').name).toBe('_9_9');

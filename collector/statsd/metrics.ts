@@ -64,7 +64,7 @@ export const STATSD_LINE_ERRORS = ownFamily({
 });
 export const STATSD_DROPPED = ownFamily({
   name: 'redline_statsd_dropped_total',
-  help: 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict, label_conflict, illegal_negative_counter after a negative scale).',
+  help: 'Valid statsd samples that could not be stored, by reason (series_limit, type_conflict, name_conflict, label_conflict, illegal_negative_counter after a negative scale, regex_name_too_long: a regex rule needing captures matched a name over --statsd.regex-max-name-length).',
   type: 'counter',
   labelNames: ['reason'],
 });
@@ -146,6 +146,12 @@ export const STATSD_TCP_IDLE_CLOSED = ownFamily({
   type: 'counter',
   labelNames: [],
 });
+export const STATSD_TCP_PAUSED = ownFamily({
+  name: 'redline_statsd_tcp_paused_total',
+  help: 'Times a statsd TCP connection was paused because the ingest had spent its time budget for one event-loop turn (10 ms); its lines wait for a later turn, nothing is dropped.',
+  type: 'counter',
+  labelNames: [],
+});
 export const STATSD_TCP_MAX = ownFamily({
   name: 'redline_statsd_tcp_max_connections',
   help: 'The cap on open statsd TCP connections (--statsd.tcp-max-connections, or half the open-files limit).',
@@ -204,6 +210,7 @@ export const STATSD_FAMILIES: readonly OwnFamilyDef[] = [
   STATSD_TCP_ERRORS,
   STATSD_TCP_REFUSED,
   STATSD_TCP_IDLE_CLOSED,
+  STATSD_TCP_PAUSED,
   STATSD_TCP_MAX,
   STATSD_SET_MEMBERS_DROPPED,
   STATSD_UDP_RCVBUF,
@@ -233,6 +240,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
   const tcpErrors = store.register(STATSD_TCP_ERRORS);
   const tcpRefused = store.register(STATSD_TCP_REFUSED);
   const tcpIdle = store.register(STATSD_TCP_IDLE_CLOSED);
+  const tcpPaused = store.register(STATSD_TCP_PAUSED);
   const tcpMax = store.register(STATSD_TCP_MAX);
   const setDropped = store.register(STATSD_SET_MEMBERS_DROPPED);
   const rcvbuf = store.register(STATSD_UDP_RCVBUF);
@@ -251,6 +259,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     for (const r of LINE_ERROR_REASONS) errors.set([r], ingest.lineErrors.get(r) ?? 0);
     for (const r of DROP_REASONS) dropped.set([r], ingest.dropped.get(r) ?? 0);
     dropped.set(['illegal_negative_counter'], ingest.dropped.get('illegal_negative_counter') ?? 0);
+    dropped.set(['regex_name_too_long'], ingest.dropped.get('regex_name_too_long') ?? 0);
     dropped.set(['internal_error'], ingest.internalErrors);
     for (const [l, n] of store.renamedLabels) renamed.set([l], n);
     mappingDrops.set([], ingest.dropped.get('mapping_drop') ?? 0);
@@ -266,6 +275,7 @@ export function registerStatsdMetrics(store: Store, getIngest: () => StatsdInges
     tcpErrors.set([], transport.tcpErrors);
     tcpRefused.set([], transport.tcpRefused);
     tcpIdle.set([], transport.tcpIdleClosed);
+    tcpPaused.set([], transport.tcpPaused);
     tcpMax.set([], transport.tcpMaxConnections);
     setDropped.set([], ingest.setMembersDropped);
     rcvbuf.set([], transport.udpRecvBufferBytes);

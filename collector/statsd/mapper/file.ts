@@ -18,10 +18,11 @@
  *
  * Errors name the file, the line and what is wrong (MappingConfigError).
  */
+import type { RE2JS } from 're2js';
 import { parseAllDocuments, LineCounter, isAlias, isMap, isSeq, isScalar, Pair, YAMLMap, type Node as YamlNode, type Scalar } from 'yaml';
 import { DEFAULT_BUCKETS } from '../../../core/store.js';
 import { DEFAULT_SUMMARY_OPTIONS, type SummaryOptions } from '../../../core/summary.js';
-import { compileRe2, enableLinearFallback, Re2SyntaxError } from './re2.js';
+import { compileLinear, compileRe2, enableLinearFallback, Re2SyntaxError } from './re2.js';
 import { Template } from './template.js';
 import { DEFAULT_NATIVE_OPTIONS, type NativeHistogramOptions } from '../../../core/native.js';
 import { MappingConfigError, unmatchedResult, type MapResult, type MapperOptions, type ObserverType, type Rule } from './rule.js';
@@ -494,6 +495,7 @@ class Builder {
 
     const nameT = Template.parse(name);
     let regex: RegExp | null = null;
+    let linear: RE2JS | null = null;
     let segments: string[] = [];
     let captures: number;
     if (matchType === 'glob') {
@@ -511,6 +513,8 @@ class Builder {
     } else {
       try {
         regex = compileRe2(match);
+        // Both must accept it; re2js refuses exactly what Go refuses.
+        linear = compileLinear(match);
       } catch (err) {
         const reason = err instanceof Re2SyntaxError ? err.message : String(err);
         this.fail(matchPair!.value, `invalid regex ${JSON.stringify(match)}: ${reason}`);
@@ -533,6 +537,7 @@ class Builder {
       segments,
       glob: matchType === 'glob',
       regex,
+      linear,
       capturePlan: segments.map((seg) => (seg === '*' ? true : seg.includes('*') ? new RegExp(`^${seg.split('*').map(escapeRegex).join('([^.]*)')}$`) : null)),
       needsCaptures: nameT.literal === null || labels.some(([, t]) => t.literal === null),
       name: nameT,

@@ -2,6 +2,7 @@
  * What a mapping rule is once read, and what matching a name returns: the contract between the
  * mapping-file reader (file.ts) and the matcher (../mapper.ts).
  */
+import type { RE2JS } from 're2js';
 import type { SummaryOptions } from '../../../core/summary.js';
 import { DEFAULT_NATIVE_OPTIONS, type NativeHistogramOptions } from '../../../core/native.js';
 import type { GlobRule } from './glob.js';
@@ -11,7 +12,11 @@ export type StatsdKind = 'counter' | 'gauge' | 'observer';
 export type ObserverType = 'histogram' | 'summary';
 
 export interface MapResult {
-  action: 'map' | 'drop';
+  /**
+   * `too_long`: a regex rule matched but the name is longer than `regexNameMaxLength` and the
+   * rule's name or labels need its captures; the sample is dropped and counted.
+   */
+  action: 'map' | 'drop' | 'too_long';
   /** Final Prometheus name, escaped. `''` (with action `drop`) when a rule's template expanded to nothing. */
   name: string;
   labels: Record<string, string>;
@@ -42,12 +47,22 @@ export class MappingConfigError extends Error {
 export interface MapperOptions {
   defaultObserverType?: ObserverType;
   defaultBuckets?: readonly number[];
+  /** Longest name (UTF-16 units) a regex rule's captures are computed for; 0: no limit. */
+  regexNameMaxLength?: number;
 }
+
+/**
+ * statsd_exporter reads TCP lines of at most 4,096 bytes; captures of a longer name cost up to
+ * ~1.5 µs a character (bench/hostile.ts), so past this a regex rule that needs them refuses.
+ */
+export const DEFAULT_REGEX_NAME_MAX_LENGTH = 4096;
 
 export interface Rule extends GlobRule {
   glob: boolean;
-  /** Regex rules: the pattern (globs match through the index). */
+  /** Regex rules: the pattern as a RegExp, for the captures of short names (globs match through the index). */
   regex: RegExp | null;
+  /** Regex rules: the pattern for re2js, which decides the match in linear time. */
+  linear: RE2JS | null;
   /** Globs: per segment, null (literal), true (`*`) or the segment's regex with its captures. */
   capturePlan: (null | true | RegExp)[];
   /** Globs whose templates reference no capture skip capturing. */

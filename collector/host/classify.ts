@@ -55,6 +55,8 @@ export function isLauncher(comm: string, cmdline: string): boolean {
   return SHELLS.has(comm) && / -[a-zA-Z]*c[a-zA-Z]* /.test(` ${cmdline.slice(0, 256)} `);
 }
 
+const SAME: Resolved = { group: -1, execed: false };
+
 export class Classifier {
   private readonly cls = new Map<number, Classified>();
   /** The agent and its ancestors at start-up, by pid, with their start times. */
@@ -98,7 +100,12 @@ export class Classifier {
       // A changed comm or stack start is an exec (the same comm: a Python exec()ing another
       // Python script). Unmatched processes come here only when their cheap check failed.
       const same = stat.comm === known.comm && stat.startstack === known.startstack && (known.group >= 0 || known.check === 'comm' || proc.sameImage(pid));
-      if (same) return { group: known.group, execed: false };
+      if (same) {
+        // The common case, each tick for each matched process: one reused answer, no allocation
+        // (the caller reads it at once).
+        SAME.group = known.group;
+        return SAME;
+      }
       this.cls.delete(pid);
       // Descriptors opened on the old image (environ, maps) read the old address space.
       proc.forget(pid, 'stat');

@@ -3,8 +3,9 @@
  * tick. It keeps that process's last readings and adds its deltas (CPU, I/O, context switches,
  * run-queue wait) into the totals of the group it belongs to; group bookkeeping is collector.ts.
  *
- * Cost (bench/host-collector): stat, the fd directory's size, io every tick; status, the thread
- * list and per-thread context switches every SLOW_EVERY ticks; limits and maps every RARE_EVERY
+ * Cost (bench/host-collector): stat, the fd directory's size, io every tick; status and
+ * per-thread context switches every SLOW_EVERY ticks; the thread list when the thread count moved
+ * or a listed thread vanished; limits and maps every RARE_EVERY
  * ticks (every tick past half their limits); per thread one schedstat pread, skipped for threads
  * idle on their last two readings while the process's CPU is accounted for by the others.
  */
@@ -39,8 +40,9 @@ interface ThreadState {
   idleReads: number;
 }
 
-/** Reused for every schedstat read (no allocation per thread). */
+/** Reused for every schedstat and io read (no allocation per thread or process). */
 const SCHED: proc.Schedstat = { runNs: 0, waitNs: 0, slices: 0 };
+const IO = { readBytes: 0, writeBytes: 0 };
 
 /** Costly or slow-moving readings (status, maps, per-thread context switches) every N ticks. */
 export const SLOW_EVERY = 5;
@@ -57,6 +59,8 @@ export class Member<G extends GroupTotals = GroupTotals> {
   mapsAge = 0;
   threads = new Map<number, ThreadState>();
   tids: number[] | null = null;
+  /** A listed thread could not be read (it exited): the list is read again next tick. */
+  threadGone = false;
   slowAge = 0;
   /** Listening socket inodes among its descriptors (listeners.ts), and whether they were scanned. */
   listenInodes = new Set<string>();
@@ -90,6 +94,7 @@ export class Member<G extends GroupTotals = GroupTotals> {
     for (const tid of this.threads.keys()) proc.forgetThread(this.pid, tid);
     this.threads.clear();
     this.tids = null;
+    this.threadGone = false;
     this.slowAge = 0;
     this.mapsAge = 0;
     this.limitsAge = 0;
@@ -134,12 +139,11 @@ export class Member<G extends GroupTotals = GroupTotals> {
       if (maps !== null) this.maps = maps;
       this.mapsAge = RARE_EVERY - 1;
     }
-    const io = proc.readIo(pid);
-    if (io !== null) {
-      g.readBytes += Math.max(0, io.readBytes - this.readBytes);
-      g.writeBytes += Math.max(0, io.writeBytes - this.writeBytes);
-      this.readBytes = io.readBytes;
-      this.writeBytes = io.writeBytes;
+    if (proc.readIo(pid, IO)) {
+      g.readBytes += Math.max(0, IO.readBytes - this.readBytes);
+      g.writeBytes += Math.max(0, IO.writeBytes - this.writeBytes);
+      this.readBytes = IO.readBytes;
+      this.writeBytes = IO.writeBytes;
     }
 
     // Threads: the busiest one, run-queue wait and context switches summed over all of them.
@@ -153,7 +157,13 @@ export class Member<G extends GroupTotals = GroupTotals> {
     let busiestDemand = 0;
     let waitNs = 0;
     if (!idle) {
-      if (this.tids === null || slow || stat.threads !== this.tids.length) this.tids = proc.listTids(pid);
+      // The thread list (a readdir, dearer than all the threads' schedstat reads together) is
+      // read again when the count moved or a listed thread is gone (a replaced thread: every
+      // listed one is read on slow ticks, so a vanished one is noticed within SLOW_EVERY ticks).
+      if (this.tids === null || this.threadGone || stat.threads !== this.tids.length) {
+        this.tids = proc.listTids(pid);
+        this.threadGone = false;
+      }
       if (this.tids !== null) {
         // Threads idle on their last two readings are "cold" and skipped, unless the process's
         // CPU since the last tick is more than the threads read account for (then a cold one
@@ -169,6 +179,7 @@ export class Member<G extends GroupTotals = GroupTotals> {
           }
           const r = this.readThread(tid, slow, status, now, tick);
           if (r >= 0) readNs += r;
+          else this.threadGone = true;
         }
         const procNs = ((du + ds) * 1e9) / proc.CLOCK_TICKS;
         if (skipped && procNs - readNs > (2 * 1e9) / proc.CLOCK_TICKS) {

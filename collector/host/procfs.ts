@@ -80,13 +80,6 @@ function preadSmall(pid: number, sub: string): { buf: Buffer; n: number } | null
   return m < 0 ? null : { buf: scratch, n: m };
 }
 
-function readPid(pid: number, sub: string): string | null {
-  const r = preadSmall(pid, sub);
-  if (r === null) return null;
-  if (r.n === scratch.length) return read(`${root}/${pid}/${sub}`); // larger than the scratch: rare
-  return r.buf.toString('latin1', 0, r.n);
-}
-
 const ONE = Buffer.allocUnsafe(1);
 
 /**
@@ -161,7 +154,12 @@ const NONVOL = Buffer.from('\nnonvoluntary_ctxt_switches:');
 const SWAP = Buffer.from('\nVmSwap:');
 const NOFILE = Buffer.from('\nMax open files');
 
-/** The decimal after `key` (and blanks) in buf[0, n), or -1 when the key is absent. */
+/**
+ * The decimal after `key` (and blanks) in buf[0, n), or -1 when the key is absent. Bytes past n
+ * are stale (an earlier, longer read): a key there is found only when the fresh part lacks it,
+ * at or past n, and counts as absent, so no view of the fresh part is needed (one allocation per
+ * read less).
+ */
 function numberAfter(buf: Buffer, n: number, key: Buffer): number {
   const i = buf.indexOf(key);
   if (i < 0 || i + key.length >= n) return -1;
@@ -221,27 +219,51 @@ export interface ProcStat {
   startstack: number;
 }
 
-/** /proc/PID/stat. The comm may hold spaces and parentheses. */
+/** Field numbers (man 5 proc) of /proc/PID/stat that readStat keeps. */
+const STAT_PPID = 4;
+const STAT_UTIME = 14;
+const STAT_STIME = 15;
+const STAT_THREADS = 20;
+const STAT_STARTTIME = 22;
+const STAT_VSIZE = 23;
+const STAT_RSS = 24;
+const STAT_STARTSTACK = 28;
+
+/**
+ * /proc/PID/stat, parsed from bytes (the comm is the one string made: measured, splitting the
+ * line into 50 strings cost about half of the whole read). The comm may hold spaces and
+ * parentheses: it runs from the first "(" to the last ")".
+ */
 export function readStat(pid: number): ProcStat | null {
-  const s = readPid(pid, 'stat');
-  if (s === null) return null;
-  const open = s.indexOf('(');
-  const close = s.lastIndexOf(')');
-  if (open < 0 || close < 0) return null;
-  const f = s.slice(close + 2).split(' ');
-  // f[0] is field 3 (state); field N is f[N - 3].
-  return {
-    comm: s.slice(open + 1, close),
-    state: f[0] ?? '?',
-    ppid: Number(f[1]),
-    utime: Number(f[11]),
-    stime: Number(f[12]),
-    threads: Number(f[17]),
-    starttime: Number(f[19]),
-    vsizeBytes: Number(f[20]),
-    rssBytes: Number(f[21]) * PAGE_SIZE,
-    startstack: Number(f[25]) || 0,
-  };
+  const r = preadSmall(pid, 'stat');
+  if (r === null || r.n === 0) return null;
+  const { buf, n } = r;
+  const open = buf.indexOf(40 /* ( */);
+  const close = buf.lastIndexOf(41 /* ) */, n - 1);
+  if (open < 0 || close < open || close + 2 >= n) return null;
+  const out: ProcStat = { comm: buf.toString('latin1', open + 1, close), state: String.fromCharCode(buf[close + 2]!), ppid: 0, utime: 0, stime: 0, threads: 0, starttime: 0, vsizeBytes: 0, rssBytes: 0, startstack: 0 };
+  // Field 3 (state) starts at close + 2; numbers from field 4 on. Signed fields (priority, nice)
+  // may hold a "-": none is kept, and the running number starts again at the next blank.
+  let fieldNo = 3;
+  let v = 0;
+  for (let i = close + 4; i < n && fieldNo < STAT_STARTSTACK; i++) {
+    const c = buf[i]!;
+    if (c !== 32 && c !== 10) {
+      v = v * 10 + (c - 48);
+      continue;
+    }
+    fieldNo++;
+    if (fieldNo === STAT_PPID) out.ppid = v;
+    else if (fieldNo === STAT_UTIME) out.utime = v;
+    else if (fieldNo === STAT_STIME) out.stime = v;
+    else if (fieldNo === STAT_THREADS) out.threads = v;
+    else if (fieldNo === STAT_STARTTIME) out.starttime = v;
+    else if (fieldNo === STAT_VSIZE) out.vsizeBytes = v;
+    else if (fieldNo === STAT_RSS) out.rssBytes = v * PAGE_SIZE;
+    else if (fieldNo === STAT_STARTSTACK) out.startstack = v;
+    v = 0;
+  }
+  return out;
 }
 
 export function readCmdline(pid: number): string | null {
@@ -269,27 +291,12 @@ export interface ProcStatus {
 export function readStatus(pid: number, tid?: number): ProcStatus | null {
   const r = preadSmall(pid, tid === undefined ? 'status' : `task/${tid}/status`);
   if (r === null || r.n === 0) return null;
-  // Stale bytes past n must not match: search only the part just read.
-  const buf = r.buf.subarray(0, r.n);
+  const buf = r.buf;
   return {
     swapBytes: Math.max(0, numberAfter(buf, r.n, SWAP)) * 1024,
     voluntary: Math.max(0, numberAfter(buf, r.n, VOL)),
     involuntary: Math.max(0, numberAfter(buf, r.n, NONVOL)),
   };
-}
-
-function field(text: string, name: string): number {
-  const i = text.indexOf(name);
-  if (i < 0) return 0;
-  let j = i + name.length;
-  while (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9) j++;
-  let v = 0;
-  for (;;) {
-    const c = text.charCodeAt(j++) - 48;
-    if (c < 0 || c > 9) break;
-    v = v * 10 + c;
-  }
-  return v;
 }
 
 export interface Schedstat {
@@ -352,9 +359,9 @@ export function readLink(path: string): string | null {
 export function readMaxFds(pid: number): number | null {
   const r = preadSmall(pid, 'limits');
   if (r === null) return null;
-  const buf = r.buf.subarray(0, r.n);
+  const buf = r.buf;
   const i = buf.indexOf(NOFILE);
-  if (i < 0) return null;
+  if (i < 0 || i + NOFILE.length >= r.n) return null;
   // "Max open files            1024                 524288               files"
   let j = i + NOFILE.length;
   while (j < r.n && buf[j] === 32) j++;
@@ -368,11 +375,20 @@ export function countMaps(pid: number): number | null {
   return countLinesOf(pid, 'maps');
 }
 
-/** Storage bytes read and written (/proc/PID/io); null when not permitted (other users' processes). */
-export function readIo(pid: number): { readBytes: number; writeBytes: number } | null {
-  const s = readPid(pid, 'io');
-  if (s === null) return null;
-  return { readBytes: field(s, '\nread_bytes:'), writeBytes: field(s, '\nwrite_bytes:') };
+const READ_BYTES = Buffer.from('\nread_bytes:');
+const WRITE_BYTES = Buffer.from('\nwrite_bytes:');
+
+/**
+ * Storage bytes read and written (/proc/PID/io), parsed from bytes into `out`; false when not
+ * permitted (other users' processes) or gone.
+ */
+export function readIo(pid: number, out: { readBytes: number; writeBytes: number }): boolean {
+  const r = preadSmall(pid, 'io');
+  if (r === null || r.n === 0) return false;
+  const buf = r.buf;
+  out.readBytes = Math.max(0, numberAfter(buf, r.n, READ_BYTES));
+  out.writeBytes = Math.max(0, numberAfter(buf, r.n, WRITE_BYTES));
+  return true;
 }
 
 export function listPids(): number[] {

@@ -7,7 +7,8 @@
  *
  * Every REDLINE_PROBE_INTERVAL_MS (1000) it sends, over statsd to REDLINE_STATSD
  * (127.0.0.1:8125), tagged service, role and pid: event-loop delay (min, mean, max, p50, p90,
- * p99 of that interval's 10 ms timer ticks, the resolution taken out so an idle loop reads ≈ 0),
+ * p99 of that interval's 10 ms timer ticks of monitorEventLoopDelay, a native timer, the
+ * resolution taken out so an idle loop reads ≈ 0),
  * event-loop utilisation, the time-weighted delay (the share of the interval the loop was
  * blocked and the delay an arrival at a random moment would have met), GC pauses and counts by
  * kind, heap, RSS and external memory, active handles and requests, and CPU time. The probe owns
@@ -102,51 +103,62 @@ function statsdAddress(value: string | undefined): { host: string; port: number 
 
 /**
  * The q-quantile of the delay an arrival at a uniformly random moment of a `totalMs` window would
- * have met, given the window's blocked stretches (`blocks`, ms, largest first). An arrival inside
- * a stretch of length b waits for the rest of it, uniformly 0..b; one outside waits nothing. So
- * P(delay > x) = Σ (b − x)⁺ / totalMs, and the quantile is the x where that equals 1 − q: with the
- * k largest stretches above x it is (their sum − (1 − q)·totalMs) / k.
+ * have met, given the window's blocked stretches (`blocks`, ms, largest first, each standing for
+ * `weights[k]` stretches of that length). An arrival inside a stretch of length b waits for the
+ * rest of it, uniformly 0..b; one outside waits nothing. So P(delay > x) = Σ w·(b − x)⁺ / totalMs,
+ * and the quantile is the x where that equals 1 − q: with the k largest above x it is
+ * (Σ w·b − (1 − q)·totalMs) / Σ w over those k.
  */
-function delayQuantile(blocks: readonly number[], totalMs: number, q: number): number {
+function delayQuantile(blocks: readonly number[], weights: readonly number[], totalMs: number, q: number): number {
   const target = (1 - q) * totalMs;
   let sum = 0;
+  let n = 0;
   for (let k = 0; k < blocks.length; k++) {
-    sum += blocks[k]!;
+    sum += blocks[k]! * weights[k]!;
+    n += weights[k]!;
     const next = blocks[k + 1] ?? 0;
-    if (sum - (k + 1) * next >= target) return Math.max(next, (sum - target) / (k + 1));
+    if (sum - n * next >= target) return Math.max(next, (sum - target) / n);
   }
   return 0;
 }
 
 /**
- * The watchdog thread. It shares one Int32 with the main thread, which bumps it on every sampler
- * tick (each 10 ms while its loop turns). When the number has not moved for `stallMs`, the main
- * loop is stuck (a busy loop, a synchronous call that never returns): the worker, whose own loop
- * still turns, sends the seconds it has been stuck, again every interval while it stays stuck, and
- * 0 once it moves again (and every interval while it runs, so the series exists before any stall).
- * It sends through hot-shots with the main thread's tags, so its series carries the same labels.
+ * The watchdog thread. Its heartbeat costs the main thread nothing: it is handed the main loop's
+ * delay histogram (monitorEventLoopDelay's; a cloned histogram shares its data across threads),
+ * whose count grows on every 10 ms tick of a native timer while the main loop turns, plus a
+ * report generation the main thread bumps when it resets that histogram (the count restarts
+ * from 0 then). When neither has moved for `stallMs`, the main loop is stuck (a busy loop, a
+ * synchronous call that never returns): the worker, whose own loop still turns, sends the seconds
+ * it has been stuck, again every interval while it stays stuck, and 0 once it moves again (and
+ * every interval while it runs, so the series exists before any stall). It looks every
+ * `checkMs` (half of `stallMs`, at most 250 ms: a few wake-ups a second), so a stall is seen
+ * `stallMs` to `stallMs + checkMs` after it began and reads up to `checkMs` short. It sends
+ * through hot-shots with the main thread's tags, so its series carries the same labels.
  * Everything is caught: the thread must never print or fail into the program.
  */
 const WATCHDOG_SOURCE = `
 'use strict';
 const { workerData } = require('node:worker_threads');
 const { performance } = require('node:perf_hooks');
-const { heartbeat, statsd, stallMs, intervalMs, checkMs, debug } = workerData;
+const { histogram, generation, statsd, stallMs, intervalMs, checkMs, debug } = workerData;
 const log = (m) => { if (debug) try { process.stderr.write('redline probe watchdog[' + process.pid + ']: ' + m + '\\n'); } catch {} };
 try {
   const StatsD = require(statsd.module);
   const client = new StatsD({ ...statsd.options, errorHandler: (e) => log('send failed: ' + e.message) });
   const NAME = 'redline_nodejs_eventloop_stalled_seconds';
-  let seen = Atomics.load(heartbeat, 0);
+  let seenCount = histogram.count;
+  let seenGen = Atomics.load(generation, 0);
   let movedAt = performance.now();
   let stuck = false;
   let sentAt = performance.now();
   const send = (v, now) => { try { client.gauge(NAME, v); sentAt = now; } catch (e) { log('send failed: ' + e.message); } };
   setInterval(() => {
     const now = performance.now();
-    const beat = Atomics.load(heartbeat, 0);
-    if (beat !== seen) {
-      seen = beat;
+    const count = histogram.count;
+    const gen = Atomics.load(generation, 0);
+    if (count !== seenCount || gen !== seenGen) {
+      seenCount = count;
+      seenGen = gen;
       movedAt = now;
       if (stuck) { stuck = false; log('main loop running again'); send(0, now); return; }
     } else if (now - movedAt >= stallMs) {
@@ -162,13 +174,21 @@ try {
 }
 `;
 
-/** Starts the watchdog thread; the returned Int32Array is its heartbeat. Null when it cannot run. */
-function startWatchdog(stallMs: number, intervalMs: number, statsd: { module: string; options: Record<string, unknown> }): Int32Array | null {
+/**
+ * Starts the watchdog thread on the main loop's delay histogram; the returned Int32Array is the
+ * report generation to bump at each reset. Null when it cannot run.
+ */
+function startWatchdog(
+  histogram: perf.IntervalHistogram,
+  stallMs: number,
+  intervalMs: number,
+  statsd: { module: string; options: Record<string, unknown> },
+): Int32Array | null {
   try {
-    const heartbeat = new Int32Array(new SharedArrayBuffer(4));
+    const generation = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(WATCHDOG_SOURCE, {
       eval: true,
-      workerData: { heartbeat, statsd, stallMs, intervalMs, checkMs: Math.max(10, Math.min(100, Math.floor(stallMs / 5))), debug },
+      workerData: { histogram, generation, statsd, stallMs, intervalMs, checkMs: Math.max(10, Math.min(250, Math.floor(stallMs / 2))), debug },
       // Its own small heap: it holds a timer, a socket and hot-shots.
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
       stdout: true,
@@ -178,11 +198,142 @@ function startWatchdog(stallMs: number, intervalMs: number, statsd: { module: st
     });
     worker.unref();
     worker.on('error', (err) => log(`watchdog failed: ${err.message}`));
-    return heartbeat;
+    return generation;
   } catch (err) {
     log(`watchdog not started: ${(err as Error).message}`);
     return null;
   }
+}
+
+/** One window's event-loop delays, measured from the delay histogram when the window closes. */
+interface Delays {
+  /** The window's blocked stretches (ms), largest first; `weights[k]` stretches of `blocks[k]` each. */
+  blocks: number[];
+  weights: number[];
+  /** Their share of the window, 0–1. */
+  blockedRatio: number;
+  /** Per-timer lateness (s) by quantile: min, p50, p90, p99, max. */
+  lag: [string, number][];
+  lagMean: number;
+}
+
+/** A tick later than this (ms; libuv rounds timers to the millisecond) ends a blocked stretch. */
+const LATE_MS = 2;
+/** Late ticks read one by one; past that, the rest in STRATA evenly spaced samples, each weighted. */
+const EXACT_BLOCKS = 48;
+const STRATA = 16;
+
+/**
+ * The window's delays from monitorEventLoopDelay's histogram `h` (gaps between the ticks of a
+ * `resolutionMs` native timer, in ns), its length `elapsedMs` and the loop's active time in it
+ * (ELU, exact: libuv times its poll phase).
+ *
+ * Per timer: each gap minus the resolution is one sample of lateness (an idle loop reads ≈ 0).
+ *
+ * Time-weighted: the gaps tile the window. A gap whose tick came more than LATE_MS late holds a
+ * blocked stretch that ended at the tick and began between the previous tick and the moment the
+ * tick fell due: at least the lateness L (descheduled time shows as lateness and delays requests
+ * too), at most L + resolution. Where in that range is decided by the window's active time: what
+ * the loop was active beyond the late ticks' lateness is spread over them, up to the resolution
+ * each, so an otherwise idle loop's stall reads its length and a descheduled one its lateness.
+ * The late gaps are read by rank (the k-th largest is one percentile() call; largest first, so
+ * an idle window costs none), one by one up to EXACT_BLOCKS, sampled beyond.
+ *
+ * The histogram's reset() drops the gap in which it happens (its next tick starts afresh): a
+ * stall that begins right after a report, before the timer's next tick, is recorded nowhere.
+ * So the window's unaccounted time (its length minus the recorded gaps' sum) is checked too: it
+ * is at most two resolutions (one part-gap at each end); beyond that by more than LATE_MS, the
+ * excess is one more stretch, known to within two resolutions.
+ */
+function measureDelays(h: perf.IntervalHistogram, resolutionMs: number, elapsedMs: number, activeMs: number): Delays {
+  const R = resolutionMs;
+  const n = h.count;
+  const ms = (ns: number): number => ns / 1e6;
+  /** The r-th smallest gap (r from 1), ms. */
+  const gap = (r: number): number => ms(h.percentile((100 * r) / n));
+  const isLate = (g: number): boolean => g - R > LATE_MS;
+  const lateness: number[] = [];
+  const caps: number[] = [];
+  const weights: number[] = [];
+  const lag: [string, number][] = [
+    ['0', 0],
+    ['0.5', 0],
+    ['0.9', 0],
+    ['0.99', 0],
+    ['1', 0],
+  ];
+  let lagMean = 0;
+  let recordedMs = 0;
+  if (n > 0) {
+    const mean = ms(h.mean);
+    const max = ms(h.max);
+    recordedMs = mean * n;
+    lagMean = Math.max(0, mean - R);
+    lag[0]![1] = Math.max(0, ms(h.min) - R);
+    lag[1]![1] = Math.max(0, ms(h.percentile(50)) - R);
+    lag[2]![1] = Math.max(0, ms(h.percentile(90)) - R);
+    lag[3]![1] = Math.max(0, ms(h.percentile(99)) - R);
+    lag[4]![1] = Math.max(0, max - R);
+    if (isLate(max)) {
+      let k = 1;
+      for (; k <= Math.min(n, EXACT_BLOCKS); k++) {
+        const g = k === 1 ? max : gap(n - k + 1);
+        if (!isLate(g)) break;
+        lateness.push(g - R);
+        caps.push(R);
+        weights.push(1);
+      }
+      if (k > EXACT_BLOCKS && k <= n) {
+        // More late ticks than that: the first late rank below the ones read (ranks ascend with
+        // the gap), then evenly spaced samples of the ranks between.
+        let lo = 1;
+        let hi = n - EXACT_BLOCKS;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (isLate(gap(mid))) hi = mid - 1;
+          else lo = mid + 1;
+        }
+        const rest = n - EXACT_BLOCKS - lo + 1;
+        const strata = Math.min(STRATA, rest);
+        for (let i = 0; i < strata; i++) {
+          const a = lo + Math.floor((i * rest) / strata);
+          const b = lo + Math.floor(((i + 1) * rest) / strata) - 1;
+          lateness.push(gap((a + b) >> 1) - R);
+          caps.push(R);
+          weights.push(b - a + 1);
+        }
+      }
+    }
+  }
+  const unaccounted = elapsedMs - recordedMs - 2 * R;
+  const recovered = unaccounted > LATE_MS ? lateness.push(unaccounted) - 1 : -1;
+  if (recovered !== -1) {
+    caps.push(2 * R);
+    weights.push(1);
+  }
+  let lateSum = 0;
+  let capSum = 0;
+  for (let k = 0; k < lateness.length; k++) {
+    lateSum += lateness[k]! * weights[k]!;
+    capSum += caps[k]! * weights[k]!;
+  }
+  const extra = capSum > 0 ? Math.min(capSum, Math.max(0, activeMs - lateSum)) / capSum : 0;
+  const order = lateness.map((l, k) => ({ b: l + extra * caps[k]!, w: weights[k]! }));
+  if (recovered !== -1) {
+    // The dropped gap was one tick's lateness too.
+    lag[4]![1] = Math.max(lag[4]![1], order[recovered]!.b);
+  }
+  order.sort((x, y) => y.b - x.b);
+  let blockedMs = 0;
+  for (const o of order) blockedMs += o.b * o.w;
+  for (const e of lag) e[1] /= 1000;
+  return {
+    blocks: order.map((o) => o.b),
+    weights: order.map((o) => o.w),
+    blockedRatio: elapsedMs > 0 ? Math.min(1, blockedMs / elapsedMs) : 0,
+    lag,
+    lagMean: lagMean / 1000,
+  };
 }
 
 function start(): void {
@@ -219,9 +370,14 @@ function start(): void {
   const client = new StatsD({ ...statsdOptions, errorHandler: (err: Error) => log(`send failed: ${err.message}`) });
   const watchdogText = process.env['REDLINE_PROBE_WATCHDOG_MS'];
   const watchdogMs = watchdogText === undefined || watchdogText.trim() === '' || !Number.isFinite(Number(watchdogText)) ? 500 : Number(watchdogText);
-  const heartbeat =
+  // The delay histogram: a native 10 ms libuv timer records each gap between its ticks (ns), no
+  // JavaScript runs per tick (the JS sampler this replaces cost 2-3 times as much CPU idle).
+  const RESOLUTION_MS = 10;
+  const histogram = perf.monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  const generation =
     watchdogMs > 0
-      ? startWatchdog(Math.min(3_600_000, Math.max(50, watchdogMs)), intervalMs, {
+      ? startWatchdog(histogram, Math.min(3_600_000, Math.max(50, watchdogMs)), intervalMs, {
           module: require.resolve('hot-shots'),
           // Sent unbuffered: one stall reading is one datagram, sent at once.
           options: { ...statsdOptions, maxBufferSize: 0 },
@@ -246,100 +402,32 @@ function start(): void {
     log('GC observation unavailable');
   }
 
-  // One 10 ms sampler timer measures both delays. Per timer: each tick's lateness (its gap minus
-  // the 10 ms, so an idle loop reads ≈ 0) is one sample of `lag_seconds`, as
-  // monitorEventLoopDelay (a 10 ms timer recording the same gaps) did before; one timer instead
-  // of two halves the wake-ups of an idle process. Per timer, a 150 ms stall a second is one
-  // late tick among ~85 and never reaches p99, although an arrival meets it 15% of the time.
-  // Time-weighted: the gaps between ticks tile the interval exactly; a gap in which the tick
-  // came late (by more than LATE_MS: libuv rounds timers to the millisecond) holds a blocked
-  // stretch. Its length is the loop's active time in that gap (ELU's counters, exact: libuv
-  // times the poll phase), at least the lateness (time the process was not even scheduled shows
-  // as lateness, not activity) and at most the gap. Blocked share and the delay quantiles then
-  // follow from the stretches (delayQuantile). This is exact to the sampler's 10 ms for every
-  // stretch longer than that; the alternatives are not exact: monitorEventLoopDelay's histogram
-  // only gives quantiles of counts (its gaps cannot be weighted by their length after the
-  // fact), and ELU alone gives the busy share but not how it splits into long and short stretches.
-  const SAMPLE_MS = 10;
-  // Per-timer lags of the window (ms): exact count, sum, min, max; quantiles from the samples,
-  // thinned uniformly (every 2nd, 4th… kept) past LAG_CAP so that a long interval stays bounded.
-  const LAG_CAP = 8192;
-  const lags = new Float64Array(LAG_CAP);
-  let lagN = 0;
-  let lagStride = 1;
-  let lagSkip = 0;
-  let lagMin = Infinity;
-  let lagMax = 0;
-  let lagSum = 0;
-  let lagCount = 0;
-  const recordLag = (ms: number): void => {
-    lagCount++;
-    lagSum += ms;
-    if (ms < lagMin) lagMin = ms;
-    if (ms > lagMax) lagMax = ms;
-    if (++lagSkip < lagStride) return;
-    lagSkip = 0;
-    if (lagN === LAG_CAP) {
-      for (let i = 0; i < LAG_CAP / 2; i++) lags[i] = lags[2 * i]!;
-      lagN = LAG_CAP / 2;
-      lagStride *= 2;
-    }
-    lags[lagN++] = ms;
-  };
-  /** The window's lag summary (s), taken when it closes; the counters start again. */
-  const takeLags = (): { q: [string, number][]; mean: number } => {
-    const sorted = lags.slice(0, lagN).sort();
-    const at = (p: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!);
-    const out = {
-      q: [
-        ['0', lagCount > 0 ? lagMin : 0],
-        ['0.5', at(0.5)],
-        ['0.9', at(0.9)],
-        ['0.99', at(0.99)],
-        ['1', lagMax],
-      ] as [string, number][],
-      mean: lagCount > 0 ? lagSum / lagCount : 0,
-    };
-    lagN = lagSkip = lagCount = 0;
-    lagStride = 1;
-    lagMin = Infinity;
-    lagMax = lagSum = 0;
-    for (const e of out.q) e[1] /= 1000;
-    out.mean /= 1000;
-    return out;
-  };
-  const LATE_MS = 2;
-  const blocks: number[] = [];
-  let shortBlockedMs = 0;
-  let lastTick = perf.performance.now();
-  let lastActive = perf.performance.eventLoopUtilization().active;
-  let beats = 0;
-
-  let lastReport = lastTick;
-  let reportPending = false;
-  /** One interval's report: `blocks`, `shortMs` and `lag` are that window's, `elapsedMs` its length. */
-  const report = (elapsedMs: number, blocks: number[], shortMs: number, lag: ReturnType<typeof takeLags>): void => {
-    reportPending = false;
+  let lastReport = perf.performance.now();
+  const report = (): void => {
     try {
-      blocks.sort((a, b) => b - a);
-      let blockedMs = shortMs;
-      for (const b of blocks) blockedMs += b;
-      client.gauge('redline_nodejs_eventloop_blocked_ratio', elapsedMs > 0 ? Math.min(1, blockedMs / elapsedMs) : 0);
+      const now = perf.performance.now();
+      const elapsedMs = now - lastReport;
+      lastReport = now;
+      const elu = perf.performance.eventLoopUtilization();
+      const window = perf.performance.eventLoopUtilization(elu, lastElu);
+      lastElu = elu;
+      const d = measureDelays(histogram, RESOLUTION_MS, elapsedMs, window.active);
+      histogram.reset();
+      if (generation !== null) Atomics.add(generation, 0, 1);
+      client.gauge('redline_nodejs_eventloop_blocked_ratio', d.blockedRatio);
       for (const [q, name] of [
         [0.5, '0.5'],
         [0.9, '0.9'],
         [0.99, '0.99'],
         [1, '1'],
       ] as const) {
-        client.gauge('redline_nodejs_eventloop_delay_seconds', delayQuantile(blocks, elapsedMs, q) / 1000, { quantile: name });
+        client.gauge('redline_nodejs_eventloop_delay_seconds', delayQuantile(d.blocks, d.weights, elapsedMs, q) / 1000, { quantile: name });
       }
       // A loop blocked for longer than the interval closes the window with one tick: its one
       // sample is the stall, not a missing reading.
-      for (const [q, v] of lag.q) client.gauge('redline_nodejs_eventloop_lag_seconds', v, { quantile: q });
-      client.gauge('redline_nodejs_eventloop_lag_mean_seconds', lag.mean);
-      const elu = perf.performance.eventLoopUtilization();
-      client.gauge('redline_nodejs_eventloop_utilization', perf.performance.eventLoopUtilization(elu, lastElu).utilization);
-      lastElu = elu;
+      for (const [q, v] of d.lag) client.gauge('redline_nodejs_eventloop_lag_seconds', v, { quantile: q });
+      client.gauge('redline_nodejs_eventloop_lag_mean_seconds', d.lagMean);
+      client.gauge('redline_nodejs_eventloop_utilization', window.utilization);
       for (const [kind, s] of gcPause) client.increment('redline_nodejs_gc_pause_seconds_total', s, { kind });
       for (const [kind, n] of gcCount) client.increment('redline_nodejs_gc_total', n, { kind });
       gcPause.clear();
@@ -362,35 +450,9 @@ function start(): void {
       log(`report failed: ${(err as Error).message}`);
     }
   };
-  const sample = (): void => {
-    const now = perf.performance.now();
-    const active = perf.performance.eventLoopUtilization().active;
-    const gap = now - lastTick;
-    recordLag(Math.max(0, gap - SAMPLE_MS));
-    if (gap - SAMPLE_MS > LATE_MS) {
-      blocks.push(Math.min(gap, Math.max(gap - SAMPLE_MS, active - lastActive)));
-      // Bounded for long intervals: the shortest half goes into the blocked share only.
-      if (blocks.length >= 8192) {
-        blocks.sort((a, b) => b - a);
-        for (let i = 4096; i < blocks.length; i++) shortBlockedMs += blocks[i]!;
-        blocks.length = 4096;
-      }
-    }
-    lastTick = now;
-    lastActive = active;
-    if (heartbeat !== null) Atomics.store(heartbeat, 0, ++beats | 0);
-    // The window closes at a tick, so the gaps tile it with nothing left over. The report (the
-    // sends) runs in the check phase of this same turn, outside the timer callback.
-    if (!reportPending && now - lastReport >= intervalMs - SAMPLE_MS / 2) {
-      reportPending = true;
-      setImmediate(report, now - lastReport, blocks.splice(0), shortBlockedMs, takeLags());
-      lastReport = now;
-      shortBlockedMs = 0;
-    }
-  };
-  const timer = setInterval(sample, SAMPLE_MS);
+  const timer = setInterval(report, intervalMs);
   timer.unref();
-  log(`reporting to ${host}:${port} every ${intervalMs} ms as service=${service} role=${role}, watchdog ${heartbeat ? `after ${watchdogMs} ms` : 'off'}`);
+  log(`reporting to ${host}:${port} every ${intervalMs} ms as service=${service} role=${role}, watchdog ${generation ? `after ${watchdogMs} ms` : 'off'}`);
 }
 
 try {

@@ -150,6 +150,37 @@ describe('probe wire format', () => {
     expect(Math.max(...lines(rx.packets).filter((l) => l.name === 'redline_nodejs_eventloop_utilization').map((l) => l.value))).toBeGreaterThan(0.5);
   });
 
+  it('counts a stall that starts right after each report, where the delay histogram was just reset', async () => {
+    // The program's 500 ms timer shares the probe's timer list and runs right after the report
+    // callback in the same turn, every time: the histogram's reset drops the gap its stall falls
+    // in, so only the window's unaccounted time shows it. Each window then holds one stall.
+    const rx = await receiver();
+    fs.writeFileSync(path.join(dir, 'after-report.js'), 'setInterval(() => { const end = Date.now() + 150; while (Date.now() < end) {} }, 500);\nsetTimeout(() => process.exit(0), 20000);\n');
+    const child = run([path.join(dir, 'after-report.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${rx.port}`, REDLINE_PROBE_INTERVAL_MS: '500' });
+    const reports = (): Line[][] => {
+      const out: Line[][] = [];
+      for (const l of lines(rx.packets.filter((p) => !p.startsWith('redline_nodejs_eventloop_stalled_seconds:')))) {
+        if (l.name === 'redline_nodejs_eventloop_blocked_ratio') out.push([]);
+        out[out.length - 1]?.push(l);
+      }
+      return out;
+    };
+    // Six complete reports: the first (start-up) and the last (maybe cut) are not judged.
+    await until(() => reports().length >= 7);
+    await child.stop();
+    const judged = reports().slice(1, 6);
+    expect(judged).toHaveLength(5);
+    for (const r of judged) {
+      const v = (name: string, q?: string): number => r.find((l) => l.name === name && l.tags['quantile'] === q)!.value;
+      const text = JSON.stringify(r.map((l) => `${l.name}${l.tags['quantile'] ?? ''}=${l.value}`));
+      // 150 ms (at least, by the clock) of a ~500 ms window, known to within two 10 ms ticks.
+      expect(v('redline_nodejs_eventloop_blocked_ratio'), text).toBeGreaterThan(0.2);
+      expect(v('redline_nodejs_eventloop_blocked_ratio'), text).toBeLessThanOrEqual(1);
+      expect(v('redline_nodejs_eventloop_delay_seconds', '1'), text).toBeGreaterThan(0.13);
+      expect(v('redline_nodejs_eventloop_lag_seconds', '1'), text).toBeGreaterThan(0.13);
+    }
+  });
+
   it('accepts REDLINE_STATSD as host name, IPv6 in brackets, and ignores a bad port', async () => {
     const v4 = await receiver();
     const c1 = run([path.join(dir, 'wait.js')], { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `localhost:${v4.port}`, REDLINE_PROBE_INTERVAL_MS: '200' });

@@ -339,6 +339,14 @@ async function main(): Promise<void> {
   lines.push('', `UDP at ${RATE.toLocaleString('en')} lines/s for ${SECONDS} s with one scrape a second (text, gzip) of the ${SERIES.toLocaleString('en')} histogram series:`, '');
   lines.push('| receiver | scraping | lines sent | lines read | loss | scrapes | median scrape ms | CPU cores |', '|---|---|---|---|---|---|---|---|');
   for (const l of losses) lines.push(`| ${l.receiver} | ${l.scrape ? '1/s' : 'none'} | ${l.sent.toLocaleString('en')} | ${l.accepted.toLocaleString('en')} | ${l.lossPct.toFixed(3)}% | ${l.scrapes} | ${l.scrapeMedianMs.toFixed(0)} | ${l.cpuCores.toFixed(2)} |`);
+  // The CPU budget of the pinned core: ingest at RATE without scrapes, plus one text+gzip read a second.
+  const budget: string[] = [];
+  for (const l of losses.filter((x) => !x.scrape)) {
+    const read = timings.find((t) => t.receiver === l.receiver && t.kind === 'histogram' && t.format === 'text+gzip');
+    if (read === undefined) continue;
+    budget.push(`${l.receiver}: ingest ${l.cpuCores.toFixed(2)} cores + ${(read.cpuMs / 1000).toFixed(2)} s of CPU per text+gzip read = ${(l.cpuCores + read.cpuMs / 1000).toFixed(2)} of its one core`);
+  }
+  if (budget.length > 0) lines.push('', `CPU budget of the receiver's core at one scrape a second (no-scrape CPU above, read CPU from the first table): ${budget.join('; ')}.`);
   if (WRITE) {
     writeSection('Render', lines.join('\n'));
     console.log('written to bench/RESULTS.md');

@@ -322,7 +322,7 @@ async function main(): Promise<void> {
   const load1 = os.loadavg();
   const peer = (t: Timing): Timing | undefined => timings.find((x) => x.receiver !== t.receiver && x.kind === t.kind && x.format === t.format);
   const lines: string[] = [
-    `Command: \`npm run build && node dist/bench/render.js --statsd-exporter PATH --series ${SERIES} --seconds ${SECONDS} --rate ${RATE}\` (receiver pinned to CPU 0, sender to CPU 1).`,
+    `Command: \`npm run build && node dist/bench/render.js --statsd-exporter PATH --series ${SERIES} --seconds ${SECONDS} --rate ${RATE}\` (receiver pinned to CPU 0, sender to CPU 1, so both receivers get the same single core and the sender one of its own: see bench/render.ts).`,
     `Machine: ${machineLine()}. Run: ${new Date().toISOString()}. Load average (1/5/15 min) at start ${load0.map((l) => l.toFixed(2)).join(' / ')}, at end ${load1.map((l) => l.toFixed(2)).join(' / ')}.`,
     `UDP receive buffer: both receivers ask for 32 MiB; net.core.rmem_max was ${rmem.before.toLocaleString('en')} bytes${rmem.during !== rmem.before ? `, raised to ${rmem.during.toLocaleString('en')} for the run (restored after)` : ' (left as it was)'}.`,
     '',

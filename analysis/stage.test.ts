@@ -165,6 +165,29 @@ describe('analysis stage on a recorded ramp', () => {
     expect(reportJson(again)).toEqual(json);
   });
 
+  it('marks the step of the onset saturated though the verdict settled in the next step, as the verdict text names it', () => {
+    const r = new Ramp();
+    // Step 2: 17 calm seconds, then the thread saturates 3 s before the step ends (150/160 of a
+    // core at 150 offered); it stays saturated through step 3, where the verdict settles.
+    for (let s = 0; s < 20; s++) r.second(1);
+    for (let s = 0; s < 17; s++) r.second(2);
+    for (let s = 0; s < 3; s++) r.second(2, { offeredBy: 4 });
+    for (let s = 0; s < 20; s++) r.second(3, { offeredBy: 4 });
+    const snap = r.analysis.snapshot();
+    const first = snap.verdict.first!;
+    expect(first).toMatchObject({ group: 'api', resource: 'cpu_thread' });
+    const step2 = snap.steps[1]!;
+    expect(first.onset).toBeGreaterThanOrEqual(step2.start);
+    expect(first.onset).toBeLessThanOrEqual(step2.end);
+    expect(first.settled).toBeGreaterThan(step2.end);
+    const cpu = (i: number) => snap.steps[i]!.saturation.find((x) => x.resource === 'cpu_thread' && x.group === 'api')!;
+    // Its mean over step 2 is far below the threshold, but the onset is there.
+    expect(cpu(1).mean).toBeLessThan(0.9 * 0.9);
+    expect([cpu(0).saturated, cpu(1).saturated, cpu(2).saturated]).toEqual([false, true, true]);
+    expect(verdictText(snap.verdict, snap.knee, snap.steps)).toContain('busiest thread CPU of api at step 2 (2 injector processes)');
+    expect(stepTable(snap.steps).split('\n')[2]).toContain('api/cpu_thread');
+  });
+
   it('says both, the injector first, when the SUT and the injector saturate together', () => {
     const r = new Ramp();
     for (let procs = 1; procs <= 4; procs++) for (let s = 0; s < 20; s++) r.second(procs, { injectorThread: procs >= 2 ? 0.92 : 0.3 });

@@ -173,11 +173,13 @@ function measure(h: HistoryData, verdict: Verdict | null, kind: LoadKind, n: num
       peak = Math.max(peak, v);
     }
     if (c === 0) continue;
-    // Saturated in this step: the verdict had settled on it by the step's end, and the step's
-    // own readings are still near the threshold.
+    // Saturated in this step: the verdict saturated it with an onset at or before the step's end
+    // (a crossing that settled in a later step still started here: the verdict names this step),
+    // and the step reached the threshold: where the onset lies, or with readings near it all along.
     const threshold = resourceDefinition(r.resource).saturatedAt[r.role];
-    const crossed = verdict?.crossings.some((x) => x.group === r.group && x.role === r.role && x.resource === r.resource && x.settled <= end) ?? false;
-    const saturated = crossed && peak >= threshold && s / c >= VERDICT_TIMING.exitFactor * threshold;
+    const onsets = (verdict?.crossings ?? []).filter((x) => x.group === r.group && x.role === r.role && x.resource === r.resource && x.onset <= end).map((x) => x.onset);
+    const onsetHere = onsets.some((o) => o >= start);
+    const saturated = onsets.length > 0 && peak >= threshold && (onsetHere || s / c >= VERDICT_TIMING.exitFactor * threshold);
     saturation.push({ group: r.group, role: r.role, resource: r.resource, mean: round(s / c), peak: round(peak), saturated });
   }
   return {

@@ -84,6 +84,11 @@ for (let i = 0; i < results.length; i++) {
   console.log(`regex, ${r.label}: Redline ${r.redline.toFixed(2)} ms (${r.action}), before ${r.before.toFixed(2)} ms, V8 default fallback ${peerRegex[i]!.toFixed(1)} ms`);
 }
 const worst = Math.max(...results.map((r) => r.redline));
+const worstOf = (keep: (r: (typeof results)[number]) => boolean): number => Math.max(...results.filter(keep).map((r) => r.redline));
+/** The match alone: names refused after it (no captures computed). */
+const decideMs = worstOf((r) => r.action === 'too_long');
+const shortCapMs = worstOf((r) => r.action === 'map' && r.matches && r.name.length <= 256);
+const longCapMs = worstOf((r) => r.action === 'map' && r.matches && r.name.length > 256);
 
 // ---------------------------------------------------------------- 2. TCP drip
 function dripLinear(n: number): { nsPerByte: number; copied: number } {
@@ -245,7 +250,7 @@ try {
       '|---|---|---|---|---|',
       ...results.map((r, i) => `| ${r.label} | ${r.redline.toFixed(2)} ms | ${r.action === 'too_long' ? 'refused: `regex_name_too_long`' : r.matches ? 'mapped' : 'unmatched'} | ${r.before.toFixed(2)} ms | ${peerRegex[i]!.toFixed(1)} ms |`),
       '',
-      `Bound: a hostile name costs at most ${worst.toFixed(1)} ms here (the whole mapping: for a 64 KiB name that misses, most of it is escaping the name for the default mapping, not the regex). re2js decides every match in time linear in the name (~1–2 ns a character: ≤ ~0.3 ms at 64 KiB); captures, for a name that matches, come from V8's RegExp up to 256 characters (≤ ~0.1 ms) and from re2js up to --statsd.regex-max-name-length = 4,096 (≤ ~4 ms); past it a rule that needs captures refuses the sample (\`redline_statsd_dropped_total{reason="regex_name_too_long"}\`) after the match alone. Glob rules never backtrack.`,
+      `Bound: a hostile name costs at most ${worst.toFixed(1)} ms here (the whole mapping: for a 64 KiB name that misses, most of it is escaping the name for the default mapping, not the regex). re2js decides every match in time linear in the name (at most ${decideMs.toFixed(2)} ms for a 64 KiB name here); captures, for a name that matches, come from V8's RegExp up to 256 characters (at most ${shortCapMs.toFixed(2)} ms here, the match included) and from re2js up to --statsd.regex-max-name-length = 4,096 (at most ${longCapMs.toFixed(1)} ms here); past it a rule that needs captures refuses the sample (\`redline_statsd_dropped_total{reason="regex_name_too_long"}\`) after the match alone. Glob rules never backtrack.`,
       '',
       'A TCP line dripped one byte per write:',
       '',

@@ -8,7 +8,16 @@
  * one scrape a second runs: the loss says whether rendering holds up ingestion.
  *
  *   npm run build && flock /tmp/redline-bench.lock node dist/bench/render.js \
- *     [--statsd-exporter PATH] [--series 100000] [--seconds 10] [--rate 300000] [--no-write]
+ *     [--statsd-exporter PATH] [--series 100000] [--seconds 10] [--rate 300000] [--no-write] \
+ *     [--rmem-max BYTES] [--loss-only]
+ *
+ * Both receivers ask for a 32 MiB UDP receive buffer, which Linux caps at net.core.rmem_max
+ * (often 4 MiB or less); run as root, the benchmark raises rmem_max to `--rmem-max` (default
+ * 32 MiB; 0 leaves it) for the run, for both receivers alike, and puts it back afterwards.
+ * Why pinned: on a 2-core machine the sender needs a core of its own, and a receiver left free
+ * would take the sender's core too; pinned, both receivers get the same single core. The issue
+ * does not require one core: on a bigger host gzip (libuv's thread pool) runs beside the loop.
+ * `--loss-only` skips the /metrics timings (the UDP loss with the 100k histograms only).
  *
  * statsd_exporter is built from source as /work/shared/tools/statsd_exporter/README.md says;
  * without `--statsd-exporter` (or STATSD_EXPORTER) only Redline is measured.
@@ -30,6 +39,24 @@ const SECONDS = Math.min(Number(opt('seconds', '10')), 60);
 const RATE = Number(opt('rate', '300000'));
 const READS = 5;
 const WRITE = !args.includes('--no-write');
+const LOSS_ONLY = args.includes('--loss-only');
+const RMEM_MAX = Number(opt('rmem-max', String(32 * 1024 * 1024)));
+const RMEM_FILE = '/proc/sys/net/core/rmem_max';
+
+/**
+ * Raises net.core.rmem_max to `want` when it is lower and this process may (root); returns what
+ * the run had and how to put the old value back.
+ */
+function raiseRmemMax(want: number): { before: number; during: number; restore: () => void } {
+  const before = Number(fs.readFileSync(RMEM_FILE, 'latin1').trim());
+  if (want <= before) return { before, during: before, restore: () => undefined };
+  try {
+    fs.writeFileSync(RMEM_FILE, String(want));
+  } catch {
+    return { before, during: before, restore: () => undefined };
+  }
+  return { before, during: want, restore: () => fs.writeFileSync(RMEM_FILE, String(before)) };
+}
 const EXPORTER = opt('statsd-exporter', process.env['STATSD_EXPORTER'] ?? '');
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const MAPPING = `defaults:\n  observer_type: histogram\n  histogram_options:\n    buckets: [${BUCKETS.join(', ')}]\nmappings: []\n`;
@@ -162,15 +189,17 @@ async function fill(r: Receiver, type: 'histogram' | 'counter'): Promise<void> {
   }
 }
 
-/** One full read of /metrics: request to last byte (gzip when asked, as Prometheus asks). */
-async function read(r: Receiver, accept: string, gzip = false): Promise<{ ms: number; bytes: number; type: string }> {
+/** One full read of /metrics: request to last byte (gzip when asked, as Prometheus asks), and the receiver's CPU for it. */
+async function read(r: Receiver, accept: string, gzip = false): Promise<{ ms: number; cpuMs: number; bytes: number; type: string }> {
+  const cpu0 = cpuNs(r.pid);
   const t0 = performance.now();
   const res = await fetch(`http://127.0.0.1:${r.http}/metrics`, { headers: { accept, 'accept-encoding': gzip ? 'gzip' : 'identity' } });
   // Node's fetch decompresses gzip itself; the body is read to its end either way.
   const body = Buffer.from(await res.arrayBuffer());
   const ms = performance.now() - t0;
+  const cpuMs = (cpuNs(r.pid) - cpu0) / 1e6;
   if (res.status !== 200) throw new Error(`${r.name}: /metrics answered ${res.status}`);
-  return { ms, bytes: body.length, type: res.headers.get('content-type') ?? '' };
+  return { ms, cpuMs, bytes: body.length, type: res.headers.get('content-type') ?? '' };
 }
 
 interface Timing {
@@ -179,6 +208,8 @@ interface Timing {
   format: string;
   medianMs: number;
   maxMs: number;
+  /** Receiver CPU (every thread: render, gzip, HTTP) per read, median. */
+  cpuMs: number;
   bytes: number;
   rssMiB: number;
 }
@@ -193,15 +224,18 @@ async function time(r: Receiver, kind: string): Promise<Timing[]> {
         break;
       }
       const times: number[] = [];
+      const cpus: number[] = [];
       let bytes = 0;
       for (let i = 0; i < READS; i++) {
         const t = await read(r, accept, gzip);
         times.push(t.ms);
+        cpus.push(t.cpuMs);
         bytes = t.bytes;
       }
       times.sort((a, b) => a - b);
-      const row = { receiver: r.name, kind, format: gzip ? `${format}+gzip` : format, medianMs: times[Math.floor(READS / 2)]!, maxMs: times[READS - 1]!, bytes, rssMiB: rssBytes(r.pid) / 2 ** 20 };
-      console.log(`${row.receiver} ${kind} ${row.format}: median ${row.medianMs.toFixed(0)} ms, max ${row.maxMs.toFixed(0)} ms, ${(bytes / 1e6).toFixed(1)} MB, RSS ${row.rssMiB.toFixed(0)} MiB`);
+      cpus.sort((a, b) => a - b);
+      const row = { receiver: r.name, kind, format: gzip ? `${format}+gzip` : format, medianMs: times[Math.floor(READS / 2)]!, maxMs: times[READS - 1]!, cpuMs: cpus[Math.floor(READS / 2)]!, bytes, rssMiB: rssBytes(r.pid) / 2 ** 20 };
+      console.log(`${row.receiver} ${kind} ${row.format}: median ${row.medianMs.toFixed(0)} ms, max ${row.maxMs.toFixed(0)} ms, CPU ${row.cpuMs.toFixed(0)} ms, ${(bytes / 1e6).toFixed(1)} MB, RSS ${row.rssMiB.toFixed(0)} MiB`);
       out.push(row);
     }
   }
@@ -262,13 +296,16 @@ async function main(): Promise<void> {
   const load0 = os.loadavg();
   const timings: Timing[] = [];
   const losses: Loss[] = [];
+  const rmem = RMEM_MAX > 0 ? raiseRmemMax(RMEM_MAX) : { before: Number(fs.readFileSync(RMEM_FILE, 'latin1').trim()), during: 0, restore: () => undefined };
+  if (rmem.during === 0) rmem.during = rmem.before;
+  console.log(`net.core.rmem_max ${rmem.before} -> ${rmem.during} for this run`);
   try {
-    for (const kind of ['histogram', 'counter'] as const) {
+    for (const kind of LOSS_ONLY ? (['histogram'] as const) : (['histogram', 'counter'] as const)) {
       for (const [, make] of makers) {
         const r = await make();
         try {
           await fill(r, kind);
-          timings.push(...(await time(r, kind)));
+          if (!LOSS_ONLY) timings.push(...(await time(r, kind)));
           if (kind === 'histogram') {
             losses.push(await loss(r, false));
             losses.push(await loss(r, true));
@@ -279,6 +316,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    rmem.restore();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const load1 = os.loadavg();
@@ -286,16 +324,17 @@ async function main(): Promise<void> {
   const lines: string[] = [
     `Command: \`npm run build && node dist/bench/render.js --statsd-exporter PATH --series ${SERIES} --seconds ${SECONDS} --rate ${RATE}\` (receiver pinned to CPU 0, sender to CPU 1).`,
     `Machine: ${machineLine()}. Run: ${new Date().toISOString()}. Load average (1/5/15 min) at start ${load0.map((l) => l.toFixed(2)).join(' / ')}, at end ${load1.map((l) => l.toFixed(2)).join(' / ')}.`,
+    `UDP receive buffer: both receivers ask for 32 MiB; net.core.rmem_max was ${rmem.before.toLocaleString('en')} bytes${rmem.during !== rmem.before ? `, raised to ${rmem.during.toLocaleString('en')} for the run (restored after)` : ' (left as it was)'}.`,
     '',
     `/metrics end to end (request to last byte, median of ${READS} after a warm-up), ${SERIES.toLocaleString('en')} series fed over TCP:`,
     '',
-    '| receiver | series | format | median ms | worst ms | body bytes | × statsd_exporter | RSS MiB |',
-    '|---|---|---|---|---|---|---|---|',
+    '| receiver | series | format | median ms | worst ms | receiver CPU ms | body bytes | × statsd_exporter | RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const t of timings) {
     const p = peer(t);
     const ratio = t.receiver === 'Redline' && p ? (t.medianMs / p.medianMs).toFixed(2) : '';
-    lines.push(`| ${t.receiver} | ${t.kind} | ${t.format} | ${t.medianMs.toFixed(0)} | ${t.maxMs.toFixed(0)} | ${t.bytes.toLocaleString('en')} | ${ratio} | ${t.rssMiB.toFixed(0)} |`);
+    lines.push(`| ${t.receiver} | ${t.kind} | ${t.format} | ${t.medianMs.toFixed(0)} | ${t.maxMs.toFixed(0)} | ${t.cpuMs.toFixed(0)} | ${t.bytes.toLocaleString('en')} | ${ratio} | ${t.rssMiB.toFixed(0)} |`);
   }
   lines.push('', `UDP at ${RATE.toLocaleString('en')} lines/s for ${SECONDS} s with one scrape a second (text, gzip) of the ${SERIES.toLocaleString('en')} histogram series:`, '');
   lines.push('| receiver | scraping | lines sent | lines read | loss | scrapes | median scrape ms | CPU cores |', '|---|---|---|---|---|---|---|---|');

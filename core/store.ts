@@ -42,8 +42,16 @@ export class Series {
   readonly ttlMs: number;
   /** Set when expired or removed: holders of a reference (the mapping cache) must look it up again. */
   dead = false;
-  /** Lazily built `name_bucket{a="x",` (the part of each bucket line before `le`). */
-  bucketStem: string | null = null;
+  /**
+   * Lazily built UTF-8 of the fixed parts of this histogram's text lines (exporters/exposition.ts
+   * `histogramParts`): `name_bucket{a="x",`, then `name_sum{a="x"} `, then `name_count{a="x"} `.
+   */
+  textParts: Buffer | null = null;
+  /** Where `_sum` and `_count` start in `textParts`. */
+  sumAt = 0;
+  countAt = 0;
+  /** Histograms: what the last render wrote for this series, reused while it is unchanged (exporters/exposition.ts). */
+  rendered: RenderedSeries | null = null;
   /** Lazily built protobuf `label` fields of this series (exporters/protobuf-writer.ts). */
   protoLabels: Buffer | null = null;
   /**
@@ -91,6 +99,28 @@ export class Series {
   }
 }
 
+/**
+ * The bytes a render wrote for one histogram series and the state they show. The next render
+ * compares the series with `state` and copies `bytes[start, end)` when nothing moved, instead of
+ * formatting every line again: most of 100k series are idle between two scrapes a second apart.
+ * The bytes are a range of the last body's chunks (never written again), so the cache costs
+ * one body's memory at most, and a series compared unchanged cannot be served stale.
+ */
+export class RenderedSeries {
+  /** The format `bytes` are in; '' when they are not valid. */
+  format = '';
+  /** Per-bucket counts, then sum, then count, when written. */
+  readonly state: Float64Array;
+  negative = false;
+  bytes: Buffer | null = null;
+  start = 0;
+  end = 0;
+
+  constructor(buckets: number) {
+    this.state = new Float64Array(buckets + 2);
+  }
+}
+
 export interface FamilyOptions {
   name: string;
   help: string;
@@ -118,9 +148,9 @@ export class Family {
   isSet = false;
   /** Pre-serialised `# HELP`/`# TYPE` for the text format. */
   headerText: string;
-  /** Lazily built `le="…"} ` suffixes of the bucket lines, one per bound plus +Inf, per format. */
-  leText: string[] | null = null;
-  leOpenMetrics: string[] | null = null;
+  /** Lazily built UTF-8 `le="…"} ` suffixes of the bucket lines, one per bound plus +Inf, per format. */
+  leText: Buffer[] | null = null;
+  leOpenMetrics: Buffer[] | null = null;
   /** The store's mapping epoch when a sample last confirmed this family's type (see Store.newMappingEpoch). */
   epoch = 0;
 

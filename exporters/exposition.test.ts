@@ -85,7 +85,7 @@ describe('chunks and the byte budget', () => {
     const store = new Store({ maxSeries: 1000, setIntervalMs: 1000 });
     fill(store, 200, 'žluť😀');
     const whole = render(store, 'openmetrics');
-    const chunks = [...renderChunks(store, 'openmetrics', { chunkBytes: 4096 })];
+    const chunks = [...renderChunks(store, 'openmetrics', { chunkBytes: 2048 })];
     expect(chunks.length).toBeGreaterThan(10);
     expect(Buffer.concat(chunks).toString('utf8')).toBe(whole);
     expect(parseOpenMetrics(whole).map((f) => f.name)).toEqual(['h0', 'h1', 'h2']);
@@ -246,5 +246,47 @@ describe('protobuf exposition under the budget', () => {
     expect(r.value.omittedSeries).toBe(3000 - served);
     expect(served).toBeGreaterThan(100);
     expect(body.length).toBeLessThanOrEqual(50_000 + 200);
+  });
+});
+
+describe('histogram bytes kept from the last render', () => {
+  const body = (store: Store, format: 'text' | 'openmetrics' | 'protobuf', opts: { maxBytes?: number; chunkBytes?: number } = {}): Buffer => Buffer.concat([...renderChunks(store, format, opts)]);
+  /** The same render with every kept byte forgotten: what a render from scratch writes. */
+  const fresh = (store: Store, format: 'text' | 'openmetrics' | 'protobuf', opts: { maxBytes?: number; chunkBytes?: number } = {}): Buffer => {
+    for (const fam of store.families.values()) for (const s of fam.series.values()) s.rendered = null;
+    return body(store, format, opts);
+  };
+
+  it('serves exactly what a render from scratch serves, in every format, while series change between renders', () => {
+    const store = new Store({ maxSeries: 1000, setIntervalMs: 1000 });
+    const series = [];
+    for (let i = 0; i < 300; i++) {
+      const s = store.statsdSeries({ name: `h${i % 4}`, help: 'H.', type: 'histogram', labelNames: ['k'], labelValues: [`žluť${i}`], buckets: [-1, 0.1, 1, 1e6], native: i % 2 === 0 ? { bucketFactor: 1.1, maxBuckets: 32 } : undefined, ttlMs: 0, isSet: false });
+      if (typeof s === 'string') throw new Error(s);
+      s.observe(i / 10, 1, 0);
+      series.push(s);
+    }
+    store.counter('redline_c_total', 'C.').inc([], 1);
+    const formats = ['text', 'openmetrics', 'protobuf', 'text', 'text', 'protobuf', 'protobuf', 'openmetrics', 'openmetrics'] as const;
+    let reused = 0;
+    for (let round = 0; round < formats.length; round++) {
+      const format = formats[round]!;
+      // Some series move: an observation (a negative one changes what OpenMetrics serves), or a
+      // count moved between buckets with the same total and sum (as an OTLP point can).
+      for (let i = round; i < series.length; i += 7) {
+        const s = series[i]!;
+        if (round % 3 === 2) {
+          s.buckets![1]! += 1;
+          s.buckets![2]! -= 1;
+        } else s.observe(round % 2 === 0 ? -i : i * 3, 1, 0);
+      }
+      const opts = { chunkBytes: [1024, 256 * 1024, 4096][round % 3]!, ...(round === 4 ? { maxBytes: 20_000 } : {}) };
+      const kept = series.filter((s) => s.rendered?.format === format).length;
+      reused += kept;
+      const warm = body(store, format, opts);
+      expect(warm.equals(fresh(store, format, opts))).toBe(true);
+    }
+    // Three renders followed one in the same format: they had every series' bytes to reuse.
+    expect(reused).toBe(900);
   });
 });

@@ -4,9 +4,10 @@
  */
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Store, type Family } from '../core/store.js';
+import { Store, type Family, type Series } from '../core/store.js';
 import { silentLogger } from '../core/log.js';
 import { WebServer } from './http.js';
+import { render } from './exposition.js';
 import zlib from 'node:zlib';
 import { valueOf } from '../test/helpers/exposition.js';
 import { waitFor } from '../test/helpers/wait.js';
@@ -91,4 +92,52 @@ describe('/metrics', () => {
     expect(valueOf(ok.body.toString(), 'redline_exposition_render_failures_total')).toBe(1);
     expect((await get(`${url}/-/ready`)).status).toBe(200);
   });
+
+  it('reuses chunk Buffers across renders but never those of a body still being read', async () => {
+    const store = new Store({ maxSeries: 100_000, setIntervalMs: 1000 });
+    big(store, 60_000);
+    const series: Series[] = [...store.families.get('lat')!.series.values()];
+    const url = await serve(store);
+    const latLines = (body: string): string => body.split('\n').filter((l) => l.startsWith('lat')).join('\n');
+    /** What a render from scratch serves now (kept bytes forgotten first). */
+    const expected = (format: 'text' | 'openmetrics'): string => {
+      for (const s of series) s.rendered = null;
+      return latLines(render(store, format));
+    };
+    const count = (name: string): number => [...store.families.get(name)!.series.values()].reduce((a, s) => a + s.value, 0);
+    // A scraper that stops reading after its first bytes: its body (~15 MB, more than the socket
+    // buffers hold) stays referenced by the server while the renders below run.
+    const slowWant = expected('text');
+    const renders = count('redline_scrape_renders_total');
+    let slowRes: http.IncomingMessage | null = null;
+    const slowParts: Buffer[] = [];
+    const slowDone = new Promise<string>((resolve, reject) => {
+      http
+        .get(`${url}/metrics`, (res) => {
+          slowRes = res;
+          res.once('data', () => res.pause());
+          res.on('data', (c: Buffer) => slowParts.push(c));
+          res.on('end', () => resolve(Buffer.concat(slowParts).toString()));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    await waitFor(() => slowRes !== null && count('redline_scrape_renders_total') === renders + 1, { what: 'the slow scrape rendered' });
+    for (let round = 0; round < 6; round++) {
+      // Some series move between renders: their lines are written again, the others are copied.
+      for (let i = round; i < series.length; i += 5) series[i]!.observe(round + 0.05, 1, 0);
+      const format = round % 2 === 0 ? 'text' : 'openmetrics';
+      const accept = format === 'text' ? 'text/plain' : 'application/openmetrics-text;version=1.0.0';
+      const want = expected(format);
+      const res = await get(`${url}/metrics`, { accept, ...(round % 3 === 0 ? { 'accept-encoding': 'gzip' } : {}) });
+      const body = (res.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(res.body) : res.body).toString();
+      expect(latLines(body)).toBe(want);
+      // The same format again with nothing changed: served from the kept bytes.
+      const again = await get(`${url}/metrics`, { accept });
+      expect(latLines(again.body.toString())).toBe(want);
+    }
+    slowRes!.resume();
+    expect(latLines(await slowDone)).toBe(slowWant);
+  });
 });
+

@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import type { Store, OwnMetric } from '../core/store.js';
 import type { Logger } from '../core/log.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { renderChunks, negotiateScrape, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type Format, type RenderStats } from './exposition.js';
+import { renderChunks, negotiateScrape, ChunkPool, TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type Format, type RenderStats } from './exposition.js';
 import { PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 import { OPEN_WEB_CONFIG, clientAuthOptions, clientCertRefusal, type WebConfig, type WebTls } from './web-config.js';
 import { BasicAuth } from './basic-auth.js';
@@ -105,7 +105,27 @@ class Broadcast {
 interface Rendered {
   body: Broadcast;
   gzip: Broadcast | null;
+  gen: Generation;
 }
+
+/**
+ * The pooled chunk Buffers of one render and what may still read them: the responses and the
+ * gzip stream reading its body, and the series bytes kept for the next render (`Series.rendered`
+ * points into the last render that visited a series). They go back to the pool once no reader is
+ * left, a successful render that started after this one ended has re-pointed (or dropped) every
+ * kept range, and no render is running (a running one may be copying from them).
+ */
+interface Generation {
+  readonly taken: Buffer[];
+  readers: number;
+  readonly started: number;
+  /** 0 while the render runs. */
+  ended: number;
+  superseded: boolean;
+}
+
+/** Chunk size of the streamed body: 256 KiB, about a millisecond of rendering per event-loop turn. */
+const CHUNK_BYTES = 256 * 1024;
 
 /** Families the render writes last, once it knows what it served (see RenderOptions.last). */
 const EXPOSITION_BYTES = 'redline_exposition_bytes';
@@ -133,6 +153,10 @@ export class WebServer {
   private readonly expositionTruncated: OwnMetric;
   private readonly renderFailures: OwnMetric;
   private readonly rendering = new Map<Format, Rendered>();
+  private readonly pool: ChunkPool;
+  private readonly generations = new Set<Generation>();
+  private renderSeq = 0;
+  private rendersRunning = 0;
   private inFlight = 0;
   private readonly maxScrapes: number;
   private readonly writeTimeoutMs: number;
@@ -170,6 +194,8 @@ export class WebServer {
     this.maxScrapes = opts.maxScrapes ?? 16;
     this.writeTimeoutMs = opts.writeTimeoutMs ?? 30_000;
     this.maxExpositionBytes = opts.maxExpositionBytes ?? 256 * 1024 * 1024;
+    // Enough Buffers for one body of the budget's size (the other body alive is the one being read or kept).
+    this.pool = new ChunkPool(CHUNK_BYTES, Math.ceil((this.maxExpositionBytes > 0 ? this.maxExpositionBytes : 256 * 1024 * 1024) / CHUNK_BYTES) + 16);
     this.config = opts.webConfig ?? OPEN_WEB_CONFIG;
     this.auth = new BasicAuth(this.config.users);
     this.bucket = TokenBucket.of(this.config);
@@ -429,15 +455,23 @@ export class WebServer {
     const headers: http.OutgoingHttpHeaders = {
       'content-type': escaping === null ? CONTENT_TYPES[format] : `${CONTENT_TYPES[format]}; escaping=${escaping}`,
     };
-    let body = rendered.body;
-    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      body = rendered.gzip ??= gzipOf(rendered.body);
-      headers['content-encoding'] = 'gzip';
-    }
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    if (gzip) headers['content-encoding'] = 'gzip';
     if (req.method === 'HEAD') {
       res.writeHead(200, headers);
       res.end();
       return;
+    }
+    let body = rendered.body;
+    if (gzip) {
+      // The gzip stream reads the pooled chunks; its responses read zlib's own Buffers.
+      if (rendered.gzip === null) {
+        const release = this.reader(rendered.gen);
+        rendered.gzip = gzipOf(rendered.body, release);
+      }
+      body = rendered.gzip;
+    } else {
+      res.once('close', this.reader(rendered.gen));
     }
     let closed = false;
     res.once('close', () => (closed = true));
@@ -460,12 +494,38 @@ export class WebServer {
     }
   }
 
+  /** Counts a reader of a render's chunks; returns what to call (once) when it is done with them. */
+  private reader(gen: Generation): () => void {
+    gen.readers++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      gen.readers--;
+      this.recycle();
+    };
+  }
+
+  /** Gives back the chunks of every render nothing can read any more (see Generation). */
+  private recycle(): void {
+    if (this.rendersRunning > 0) return;
+    for (const g of this.generations) {
+      if (g.superseded && g.readers === 0) {
+        this.pool.give(g.taken);
+        this.generations.delete(g);
+      }
+    }
+  }
+
   /** The exposition in one format; scrapers that ask while a render runs read the same one. */
   private render(format: Format): Rendered {
     let r = this.rendering.get(format);
     if (r !== undefined) return r;
-    const rendered: Rendered = { body: new Broadcast(), gzip: null };
+    const gen: Generation = { taken: [], readers: 0, started: ++this.renderSeq, ended: 0, superseded: false };
+    const rendered: Rendered = { body: new Broadcast(), gzip: null, gen };
     this.rendering.set(format, rendered);
+    this.generations.add(gen);
+    this.rendersRunning++;
     r = rendered;
     void (async (): Promise<void> => {
       const start = process.hrtime.bigint();
@@ -473,6 +533,7 @@ export class WebServer {
         await this.store.refresh();
         const it = renderChunks(this.store, format, {
           maxBytes: this.maxExpositionBytes,
+          pool: { pool: this.pool, taken: gen.taken },
           last: new Set([EXPOSITION_BYTES, EXPOSITION_OMITTED, EXPOSITION_TRUNCATED]),
           beforeLast: (stats: RenderStats) => {
             this.expositionBytes.set([format], stats.bytes);
@@ -489,15 +550,22 @@ export class WebServer {
         this.renders.inc([format]);
         this.scrapeDuration.set([], Number(process.hrtime.bigint() - start) / 1e9);
         this.renderError = null;
+        gen.ended = ++this.renderSeq;
+        // Every series this render visited now keeps bytes of this render (or none): renders
+        // that ended before it started are no longer pointed into.
+        for (const g of this.generations) if (g.ended !== 0 && g.ended < gen.started) g.superseded = true;
         rendered.body.end();
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
+        gen.ended = ++this.renderSeq;
         this.renderFailures.inc([]);
         this.renderError = message;
         this.logger.error('rendering the exposition failed', { format, error: message });
         rendered.body.end(err instanceof Error ? err : new Error(message));
       } finally {
         this.rendering.delete(format);
+        this.rendersRunning--;
+        this.recycle();
       }
     })();
     return r;
@@ -584,13 +652,17 @@ function drained(w: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> 
   });
 }
 
-/** Compresses a body as it arrives, once, on the thread pool (zlib streams do not hold the loop). */
-function gzipOf(body: Broadcast): Broadcast {
+/**
+ * Compresses a body as it arrives, once, on the thread pool (zlib streams do not hold the loop).
+ * `done` is called once zlib holds none of the body's chunks any more.
+ */
+function gzipOf(body: Broadcast, done: () => void): Broadcast {
   const out = new Broadcast();
   const z = zlib.createGzip({ level: 1 });
   z.on('data', (chunk: Buffer) => out.push(chunk));
   z.once('end', () => out.end());
   z.once('error', (err) => out.end(err));
+  z.once('close', done);
   void (async (): Promise<void> => {
     try {
       for await (const chunk of body.read()) {

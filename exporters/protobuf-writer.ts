@@ -101,6 +101,12 @@ export class ProtoWriter {
     }
   }
 
+  /** Appends `src[from, to)` (a series' message kept from the last render). */
+  range(src: Buffer, from: number, to: number): void {
+    this.room(to - from);
+    this.pos += src.copy(this.buf, this.pos, from, to);
+  }
+
   /** A length-delimited string field. */
   string(key: number, s: string): void {
     const n = Buffer.byteLength(s, 'utf8');

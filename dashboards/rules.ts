@@ -178,14 +178,17 @@ export const ALERT_RULES: AlertRule[] = [
     alert: 'RedlineEventLoopLagHigh',
     uid: 'redline-eventloop-lag-high',
     title: 'Event-loop delay p99 high',
-    expr: loopDelay('role!="injector"', LIMITS.eventLoopLagSeconds),
+    expr:
+      `${loopDelay('role!="injector"', LIMITS.eventLoopLagSeconds)}` +
+      ` or ${median('redline_nodejs_eventloop_blocked_ratio{role!="injector"}')} >= ${LIMITS.eventLoopBlockedRatio}`,
     for: '5s',
     severity: 'warning',
     verdict: 'sut',
-    summary: `Event-loop delay p99 of {{ $labels.service }} (pid {{ $labels.pid }}) is at least ${LIMITS.eventLoopLagSeconds * 1000} ms`,
+    summary: `Event-loop delay of {{ $labels.service }} (pid {{ $labels.pid }}): p99 at least ${LIMITS.eventLoopLagSeconds * 1000} ms, or the loop blocked at least ${LIMITS.eventLoopBlockedRatio * 100}% of the time`,
     description:
       `Over the last ${WINDOW}, a request arriving at a random moment (time-weighted delay) or a timer (per-timer lag) of this Node process typically waited at least ${LIMITS.eventLoopLagSeconds * 1000} ms at p99 before its code even started. ` +
       'Intermittent stalls count too: a 150 ms stall each second reads ~15% blocked and ~140 ms at p99, and a health check with a 100 ms timeout fails that often. ' +
+      `Frequent shorter stalls count through the time-weighted blocked share (the series without a quantile label): at least ${LIMITS.eventLoopBlockedRatio * 100}% blocked over the last ${WINDOW} means every other request waits behind the loop, even with each stall under ${LIMITS.eventLoopLagSeconds * 1000} ms (50 ms ten times a second reads p99 ~49 ms). ` +
       'It is the first sign of a saturated single-threaded service. Look next at the busiest thread of its group (near 1 core means CPU-bound on the main thread), the blocked share, event-loop utilisation and GC pauses on the Process detail dashboard.',
     cases: [
       {
@@ -211,6 +214,25 @@ export const ALERT_RULES: AlertRule[] = [
         noisy: true,
         series: [s(`redline_nodejs_eventloop_delay_seconds{${probe('sut', 'api', '42', 'quantile="0.99", ')}}`, onsetSeq(noisy(0.01, 0.005, 3), noisy(0.106, 0.012, 4)))],
         firing: [{ quantile: '0.99', ...probeLabels('sut', 'api', '42') }],
+      },
+      {
+        name: 'blocked share hovering just above half (50 ms stalls ten times a second, some samples below half; delay p99 ~49 ms) fires and does not flap',
+        onset: ONSET,
+        noisy: true,
+        series: [
+          s(`redline_nodejs_eventloop_blocked_ratio{${probe('sut', 'api', '42')}}`, onsetSeq(noisy(0.05, 0.03, 11), noisy(0.56, 0.08, 12))),
+          s(`redline_nodejs_eventloop_delay_seconds{${probe('sut', 'api', '42', 'quantile="0.99", ')}}`, onsetSeq(0.002, noisy(0.049, 0.004, 13))),
+        ],
+        firing: [probeLabels('sut', 'api', '42')],
+      },
+      {
+        name: 'blocked share hovering just below half (some samples above) stays quiet; an injector blocked 90% is not the SUT',
+        noisy: true,
+        series: [
+          s(`redline_nodejs_eventloop_blocked_ratio{${probe('sut', 'api', '42')}}`, noisy(0.44, 0.08, 14)),
+          s(`redline_nodejs_eventloop_blocked_ratio{${probe('injector', 'load', '43')}}`, flat(0.9)),
+        ],
+        firing: [],
       },
       {
         name: 'delay p99 hovering just below 100 ms (every third sample above) stays quiet',

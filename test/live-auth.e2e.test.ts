@@ -118,7 +118,8 @@ describe('the live view behind TLS and basic auth', () => {
     expect(first.charts).toBeGreaterThan(0);
     const later = await eventually(read, (v) => v.ticks > first.ticks, { timeoutMs: 30_000, intervalMs: 250, what: 'the next tick' });
     expect(later.ticks).toBeGreaterThan(first.ticks);
-    expect(await page.locator('#updated').textContent()).toMatch(/^updated \d\d:\d\d:\d\d$/);
+    const updated = await eventually(() => page.locator('#updated').textContent(), (t) => /^updated \d\d:\d\d:\d\d$/.test(t ?? ''), { timeoutMs: 30_000, intervalMs: 250, what: 'the footer saying when the view was updated' });
+    expect(updated).toMatch(/^updated \d\d:\d\d:\d\d$/);
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
     await ctx.close();

@@ -467,6 +467,61 @@ describe('idle threads (a fake /proc tree: exact CPU figures)', () => {
     proc.setProcRoot('/proc');
     fs.rmSync(root, { recursive: true, force: true });
   });
+
+  it('finds a thread that replaced an exited one, the thread count unchanged', async () => {
+    // The thread list is read again only when the count moves or a listed thread is gone: here
+    // the count stays 3 while thread 5101 exits and 5103 starts burning.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fakethreads-'));
+    // Its own pid: descriptors are kept per pid, across collectors (the test above used 5000).
+    const pid = 5100;
+    const dir = path.join(root, String(pid));
+    const tids = [5100, 5101, 5102];
+    for (const tid of tids) fs.mkdirSync(path.join(dir, 'task', String(tid)), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'fd'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'cmdline'), 'api-server\0');
+    let utime = 100;
+    const run = new Map(tids.map((t) => [t, 1e9]));
+    const write = () => {
+      const f = ['S', '1', ...Array(9).fill('0'), String(utime), '0', '0', '0', '20', '0', String(tids.length), '0', '500', '1000', '10'];
+      fs.writeFileSync(path.join(dir, 'stat'), `${pid} (api) ${f.join(' ')}\n`);
+      for (const t of tids) fs.writeFileSync(path.join(dir, 'task', String(t), 'schedstat'), `${run.get(t)} 0 10\n`);
+    };
+    write();
+    const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
+    const c = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag('api=api-server', 'sut')], procRoot: root, cgroupRoot: root });
+    const busiest = () => Number(render(store, 'text').split('\n').find((l) => l.startsWith('redline_process_busiest_thread_cpu_ratio{group="api",role="sut"} '))!.split(' ')[1]);
+    await c.tick();
+    await sleep(20);
+    utime += 1;
+    run.set(5100, run.get(5100)! + 5e6);
+    write();
+    await c.tick();
+    expect(busiest()).toBeLessThan(0.5);
+    // 5101 exits, 5103 starts: still 3 threads. 5103 burns (capped at a whole core) every tick.
+    // (A kept descriptor on a real /proc file fails once its thread exits; one on a deleted file
+    // here would still read, so the file is emptied first: a read of 0 bytes is a gone thread.)
+    fs.writeFileSync(path.join(dir, 'task', '5101', 'schedstat'), '');
+    fs.rmSync(path.join(dir, 'task', '5101'), { recursive: true, force: true });
+    tids[1] = 5103;
+    run.delete(5101);
+    run.set(5103, 1e9);
+    fs.mkdirSync(path.join(dir, 'task', '5103'), { recursive: true });
+    const seen: number[] = [];
+    // Ticks 3 and 4 are not slow ones (every 5th is): the gone thread is noticed when read, the
+    // list is read again on the next tick, and the newcomer has a delta from the one after.
+    for (let i = 0; i < 3; i++) {
+      await sleep(20);
+      utime += 10_000;
+      run.set(5103, run.get(5103)! + 100e9);
+      write();
+      await c.tick();
+      seen.push(busiest());
+    }
+    expect(seen[seen.length - 1], JSON.stringify(seen)).toBe(1);
+    await c.stop();
+    proc.setProcRoot('/proc');
+    fs.rmSync(root, { recursive: true, force: true });
+  });
 });
 
 describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {

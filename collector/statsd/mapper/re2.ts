@@ -2,8 +2,8 @@
  * Go RE2 patterns (statsd_exporter's `match_type: regex`), compiled twice:
  *
  * - for re2js, a JavaScript port of RE2 (via RE2/J, Go's regexp): it decides whether a name
- *   matches, in time linear in the name (its lazy DFA: ~1–2 ns a character, a 64 KiB hostile name
- *   ~0.1 ms), and gives the captures of long names. It reads Go's syntax and refuses what Go
+ *   matches, in time linear in the name (its lazy DFA: a 64 KiB hostile name ~0.1–0.6 ms,
+ *   bench/hostile.ts), and gives the captures of long names. It reads Go's syntax and refuses what Go
  *   refuses, with Go's messages.
  * - translated to a JavaScript RegExp, which gives the captures of short names that matched:
  *   10–40× faster than re2js there (bench/mapper.ts), and its cost on a short name is bounded

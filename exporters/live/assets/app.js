@@ -104,6 +104,8 @@
     const t0 = performance.now();
     state.ticks++;
     state.lastTickAt = Date.now();
+    // Whatever is done with it (drawn, or a fresh snapshot fetched for a new layout), data arrived.
+    setUpdated('updated ' + clock(tick.t));
     if (!state.snap || tick.catalogVersion !== state.snap.catalogVersion) {
       // A series appeared (a group, a run, a reason): draw the new layout from a fresh snapshot.
       void fetchSnapshot();
@@ -132,7 +134,6 @@
     renderEmptyGroups();
     for (const ch of state.charts) ch.dirty = true;
     scheduleDraw();
-    setUpdated('updated ' + clock(tick.t));
     state.updateMs.push(performance.now() - t0);
     if (state.updateMs.length > 600) state.updateMs.shift();
   }

@@ -171,10 +171,13 @@ describe('process groups from /proc', () => {
     const demand = () => value(`redline_process_busiest_thread_cpu_demand_ratio{${g('user')}}`)!;
     const busiest = () => value(`redline_process_busiest_thread_cpu_ratio{${g('user')}}`)!;
     const cores = () => value(`redline_process_cpu_cores{${g('user')}}`)!;
-    expect(await tickUntil(collector, () => demand() > 0.9)).toBe(true);
+    const processDemand = () => value(`redline_process_busiest_process_cpu_demand_ratio{${g('user')}}`)!;
+    // Both over the same interval: the process's CPU comes from /proc/PID/stat in 10 ms clock
+    // ticks, so over a short tick on a busy machine one reading may fall a few % short.
+    expect(await tickUntil(collector, () => demand() > 0.9 && processDemand() > 0.9)).toBe(true);
     expect(demand()).toBeLessThanOrEqual(1);
     expect(busiest()).toBeLessThanOrEqual(demand() + 1e-9);
-    expect(value(`redline_process_busiest_process_cpu_demand_ratio{${g('user')}}`)!).toBeGreaterThan(0.9);
+    expect(processDemand()).toBeGreaterThan(0.9);
     expect(await tickUntil(collector, () => cores() > 0.1 && busiest() > 0.8 * cores() && busiest() < 1.2 * cores())).toBe(true);
     expect(value(`redline_process_context_switches_total{${g('sys')},type="involuntary"}`)).toBeGreaterThanOrEqual(0);
     expect(value(`redline_process_runqueue_wait_seconds_total{${g('user')}}`)).toBeGreaterThanOrEqual(0);

@@ -228,7 +228,9 @@ describe('probe series and agent restarts', () => {
           { timeoutMs: 30_000, intervalMs: 200 },
         );
         for (const l of pidLines(later)) expect(l, `round ${round}`).toContain('group="idle"');
-        expect(parseValue(later, cpu)).toBeGreaterThan(0);
+        // The CPU counter is there with its group; a fresh agent counts from its start, and an
+        // idle process may have used no user CPU since (10 ms clock ticks), so 0 is a reading.
+        expect(parseValue(later, cpu)).toBeGreaterThanOrEqual(0);
       }
     } finally {
       await agent.stop();

@@ -17,12 +17,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { RULES_FILE } from '../dashboards/generate.js';
-import { ALERT_RULES } from '../dashboards/rules.js';
 import { ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
 import { makeCgroup, type TestCgroup } from './helpers/cgroup.js';
 import { startPrometheus, type PrometheusServer } from './helpers/prometheus.js';
 import { start, stopAll, type Proc } from './helpers/process.js';
 import { eventually, waitFor } from './helpers/wait.js';
+import { expectAlertFiring, onsetOf } from './helpers/alerts.js';
 
 const TAG = `rlcg${process.pid}`;
 const ENV = 'cgroup-e2e';
@@ -63,15 +63,6 @@ process.stdout.write('ready ' + Date.now() + ' ' + used() + '\\n');
 setTimeout(() => process.exit(0), 180000);
 `);
 
-interface Alert {
-  labels: Record<string, string>;
-  state: 'pending' | 'firing';
-  activeAt: string;
-}
-const forSeconds = new Map(ALERT_RULES.map((r) => [r.alert, Number(/^(\d+)s$/.exec(r.for)![1])]));
-const alerts = async (): Promise<Alert[]> => (await prom!.get<{ alerts: Alert[] }>('/api/v1/alerts')).alerts;
-const activeAt = (a: Alert): number => Date.parse(a.activeAt) / 1000;
-const onsetOf = (p: Proc): number => Number(/ready (\d+)/.exec(p.stdout())![1]) / 1000;
 /** `exec node …` inside the cgroup: the shell moves itself in, then becomes the process. */
 const inCgroup = (cg: TestCgroup, args: string[]): Proc => start('/bin/sh', ['-c', `${cg.enter}exec "${process.execPath}" ${args.map((a) => `"${a}"`).join(' ')}`]);
 
@@ -96,26 +87,6 @@ afterAll(async () => {
   for (const c of [cpuCg, memCg]) if (usable(c)) await c.remove();
   fs.rmSync(dir, { recursive: true, force: true });
 }, 30_000);
-
-/** Waits (bounded) for `alertname` firing for `group` with the sut verdict within 30 s of `onset`, and no injector verdict meanwhile. */
-async function expectAlert(onset: number, alertname: string, group: string): Promise<void> {
-  let seen: Alert | undefined;
-  const strays: Alert[] = [];
-  await waitFor(
-    async () => {
-      const now = await alerts();
-      strays.push(...now.filter((a) => a.labels['verdict'] === 'injector' && a.labels['group'] === group));
-      seen = now.find((a) => a.labels['alertname'] === alertname && a.labels['group'] === group && a.state === 'firing');
-      return seen;
-    },
-    { timeoutMs: 120_000, intervalMs: 1000, what: `${alertname} firing for ${group}` },
-  );
-  const firedAfter = activeAt(seen!) + forSeconds.get(alertname)! - onset;
-  process.stdout.write(`${alertname} ${group}: fired ${firedAfter.toFixed(1)} s after onset (load ${os.loadavg()[0]!.toFixed(2)})\n`);
-  expect(seen!.labels).toMatchObject({ verdict: 'sut', group, role: 'sut', env: ENV });
-  expect(firedAfter).toBeLessThanOrEqual(30);
-  expect(strays.map((a) => a.labels)).toEqual([]);
-}
 
 /** The analysis stage holds `group` saturated on `resource` (bounded wait). */
 async function expectSaturated(group: string, resource: string): Promise<void> {
@@ -142,7 +113,7 @@ describe('container limits from real cgroups, against the shipped rules', () => 
     expect(throttled / periods).toBeGreaterThan(0.5);
     expect(cores).toBeLessThanOrEqual(QUOTA_CORES * 1.5);
     expect((await agent!.value(`redline_cgroup_cpu_throttled_seconds_total{${L}}`))!).toBeGreaterThan(0);
-    await expectAlert(onsetOf(p), 'RedlineCpuThrottled', GROUPS.cpu);
+    await expectAlertFiring(prom!, { onset: onsetOf(p), alertname: 'RedlineCpuThrottled', group: GROUPS.cpu, role: 'sut', env: ENV });
     await expectSaturated(GROUPS.cpu, 'cpu_throttling');
     await p.stop();
   }, 200_000);
@@ -157,7 +128,7 @@ describe('container limits from real cgroups, against the shipped rules', () => 
     expect(limit).toBe(MEMORY_LIMIT);
     const used = await eventually(() => agent!.value(`redline_cgroup_memory_bytes{${L}}`), (v) => v !== undefined && v >= 0.9 * MEMORY_LIMIT, { timeoutMs: 30_000, intervalMs: 500 });
     expect(used!).toBeLessThanOrEqual(MEMORY_LIMIT);
-    await expectAlert(onsetOf(p), 'RedlineMemoryNearLimit', GROUPS.mem);
+    await expectAlertFiring(prom!, { onset: onsetOf(p), alertname: 'RedlineMemoryNearLimit', group: GROUPS.mem, role: 'sut', env: ENV });
     await expectSaturated(GROUPS.mem, 'memory');
     await p.stop();
   }, 200_000);

@@ -27,6 +27,7 @@ import { ROOT, startAgent, type AgentProcess } from './helpers/agent.js';
 import { startPrometheus, type PrometheusServer } from './helpers/prometheus.js';
 import { start, stopAll, type Proc } from './helpers/process.js';
 import { eventually, waitFor } from './helpers/wait.js';
+import { alertsOf, expectAlertFiring, onsetOf } from './helpers/alerts.js';
 
 const TAG = `rlsat${process.pid}`;
 const ENV = 'sat-e2e';
@@ -93,16 +94,6 @@ const probed = (file: string, service: string): Proc =>
     env: { NODE_OPTIONS: `--require ${PROBE}`, REDLINE_STATSD: `127.0.0.1:${agent!.udpPort}`, REDLINE_ROLE: 'sut', REDLINE_SERVICE: service, REDLINE_PROBE_INTERVAL_MS: '1000' },
   });
 
-interface Alert {
-  labels: Record<string, string>;
-  state: 'pending' | 'firing';
-  activeAt: string;
-}
-const forSeconds = new Map(ALERT_RULES.map((r) => [r.alert, Number(/^(\d+)s$/.exec(r.for)![1])]));
-const alerts = async (): Promise<Alert[]> => (await prom!.get<{ alerts: Alert[] }>('/api/v1/alerts')).alerts;
-const activeAt = (a: Alert): number => Date.parse(a.activeAt) / 1000;
-const onsetOf = (p: Proc): number => Number(/ready (\d+)/.exec(p.stdout())![1]) / 1000;
-
 beforeAll(async () => {
   const shipped = parseYaml(fs.readFileSync(path.join(ROOT, 'provisioning/prometheus/prometheus.yml'), 'utf8')) as {
     global: { scrape_interval: string; evaluation_interval: string };
@@ -141,28 +132,10 @@ afterAll(async () => {
 }, 30_000);
 
 /**
- * Waits (bounded) for `alertname` firing for `group`, then checks its verdict, the 30 s bound on
- * Prometheus' own timestamps, that no alert of `other` verdict started since the onset, and that
- * the verdict series hold the group saturated.
+ * The alert fires as it should (expectAlertFiring), and the verdict series hold the group saturated.
  */
 async function expectSaturation(onset: number, alertname: string, group: string, role: 'sut' | 'injector'): Promise<void> {
-  const other = role === 'sut' ? 'injector' : 'sut';
-  let seen: Alert | undefined;
-  const strays: Alert[] = [];
-  await waitFor(
-    async () => {
-      const now = await alerts();
-      strays.push(...now.filter((a) => a.labels['verdict'] === other && activeAt(a) >= onset));
-      seen = now.find((a) => a.labels['alertname'] === alertname && a.labels['group'] === group && a.state === 'firing');
-      return seen;
-    },
-    { timeoutMs: 120_000, intervalMs: 1000, what: `${alertname} firing for ${group}` },
-  );
-  const firedAfter = activeAt(seen!) + forSeconds.get(alertname)! - onset;
-  process.stdout.write(`${alertname} ${group}: fired ${firedAfter.toFixed(1)} s after onset (load ${os.loadavg()[0]!.toFixed(2)})\n`);
-  expect(seen!.labels).toMatchObject({ verdict: role, group, role, env: ENV });
-  expect(firedAfter).toBeLessThanOrEqual(30);
-  expect(strays.map((a) => a.labels)).toEqual([]);
+  await expectAlertFiring(prom!, { onset, alertname, group, role, env: ENV });
   const saturated = await eventually(
     async () => (await prom!.get<{ result: Array<{ metric: Record<string, string> }> }>('/api/v1/query', { query: `redline_saturated{group="${group}", role="${role}"} == 1` })).result,
     (r) => r.length > 0,
@@ -182,7 +155,7 @@ describe('saturation kinds against the shipped rules, with a CPU burner on the o
     const offending = new Map<string, Record<string, string>>();
     const host = new Set<string>();
     while (Date.now() < until) {
-      for (const a of await alerts()) {
+      for (const a of await alertsOf(prom!)) {
         const l = a.labels;
         if (OURS.has(l['group'] ?? '') || l['verdict'] === 'sut' || l['verdict'] === 'injector') offending.set(JSON.stringify(l), l);
         else host.add(`${l['alertname']} ${l['verdict']} ${a.state}`);

@@ -527,27 +527,41 @@ describe('idle threads (a fake /proc tree: exact CPU figures)', () => {
   });
 });
 
+/**
+ * A fake /proc with one `api-server` process (pid 77) whose /proc/77/cgroup reads `procCgroup`,
+ * beside an empty cgroup tree; `write` adds a file to the tree (its directories too).
+ */
+function fakeCgroupHost(prefix: string, procCgroup: string) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const procRoot = path.join(root, 'proc');
+  const cg = path.join(root, 'cgroup');
+  fs.mkdirSync(path.join(procRoot, '77', 'fd'), { recursive: true });
+  fs.mkdirSync(path.join(procRoot, '77', 'task'), { recursive: true });
+  const f = ['S', '1', ...Array(9).fill('0'), '100', '50', '0', '0', '20', '0', '1', '0', '500', '1000', '10'];
+  fs.writeFileSync(path.join(procRoot, '77', 'stat'), `77 (api) ${f.join(' ')}\n`);
+  fs.writeFileSync(path.join(procRoot, '77', 'cmdline'), 'api-server\0');
+  fs.writeFileSync(path.join(procRoot, '77', 'cgroup'), procCgroup);
+  fs.mkdirSync(cg);
+  const write = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(cg, rel)), { recursive: true });
+    fs.writeFileSync(path.join(cg, rel), text);
+  };
+  return { root, procRoot, cg, write };
+}
+
+/** One series' value in the store's text exposition, or undefined. */
+const readSeries = (store: Store) => (series: string) => {
+  const line = render(store, 'text').split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+};
+
 describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
   function tree(cgroupPath: string) {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fakecg-'));
-    const procRoot = path.join(root, 'proc');
-    const cg = path.join(root, 'cgroup');
-    fs.mkdirSync(path.join(procRoot, '77', 'fd'), { recursive: true });
-    fs.mkdirSync(path.join(procRoot, '77', 'task'), { recursive: true });
-    const f = ['S', '1', ...Array(9).fill('0'), '100', '50', '0', '0', '20', '0', '1', '0', '500', '1000', '10'];
-    fs.writeFileSync(path.join(procRoot, '77', 'stat'), `77 (api) ${f.join(' ')}\n`);
-    fs.writeFileSync(path.join(procRoot, '77', 'cmdline'), 'api-server\0');
-    fs.writeFileSync(path.join(procRoot, '77', 'cgroup'), `0::${cgroupPath}\n`);
-    fs.mkdirSync(path.join(cg, cgroupPath), { recursive: true });
-    fs.writeFileSync(path.join(cg, 'cgroup.controllers'), 'cpu memory io\n');
-    const write = (rel: string, text: string) => fs.writeFileSync(path.join(cg, rel), text);
-    return { root, procRoot, cg, write };
+    const t = fakeCgroupHost('fakecg-', `0::${cgroupPath}\n`);
+    fs.mkdirSync(path.join(t.cg, cgroupPath), { recursive: true });
+    t.write('cgroup.controllers', 'cpu memory io\n');
+    return t;
   }
-  const read = (store: Store) => (series: string) => {
-    const line = render(store, 'text').split('\n').find((l) => l.startsWith(series + ' '));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  };
-
   it('takes the tightest quota up the path as the CPU limit, throttling where it is set, memory against memory.max', async () => {
     const t = tree('/docker/abc');
     // The container's cgroup has no quota of its own; its parent allows 1.5 cores.
@@ -562,7 +576,7 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
     const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
     const c = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag('api=api-server', 'sut')], procRoot: t.procRoot, cgroupRoot: t.cg });
     await c.tick();
-    const v = read(store);
+    const v = readSeries(store);
     const L = 'group="api",role="sut"';
     expect(v(`redline_cgroup_cpu_limit_cores{${L}}`)).toBe(1.5);
     expect(v(`redline_cgroup_cpu_seconds_total{${L}}`)).toBe(4);
@@ -589,7 +603,7 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
     const c = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag('api=api-server', 'sut')], procRoot: t.procRoot, cgroupRoot: t.cg });
     await c.tick();
     expect(render(store, 'text')).not.toContain('redline_cgroup_');
-    expect(read(store)('redline_process_count{group="api",role="sut"}')).toBe(1);
+    expect(readSeries(store)('redline_process_count{group="api",role="sut"}')).toBe(1);
     await c.stop();
     proc.setProcRoot('/proc');
     fs.rmSync(t.root, { recursive: true, force: true });
@@ -598,20 +612,8 @@ describe('cgroup v2 of a group (a fake /proc and cgroup tree)', () => {
 
 describe('cgroup v1 of a group (a fake /proc and per-controller cgroup tree)', () => {
   it('reads the CFS quota, throttling, cpuacct usage and the tightest memory limit, and finds mounts in mountinfo', async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fakecg1-'));
-    const procRoot = path.join(root, 'proc');
-    const cg = path.join(root, 'cgroup');
-    fs.mkdirSync(path.join(procRoot, '77', 'fd'), { recursive: true });
-    fs.mkdirSync(path.join(procRoot, '77', 'task'), { recursive: true });
-    const f = ['S', '1', ...Array(9).fill('0'), '100', '50', '0', '0', '20', '0', '1', '0', '500', '1000', '10'];
-    fs.writeFileSync(path.join(procRoot, '77', 'stat'), `77 (api) ${f.join(' ')}\n`);
-    fs.writeFileSync(path.join(procRoot, '77', 'cmdline'), 'api-server\0');
     // As a container runtime on a cgroup v1 host leaves it (systemd's named hierarchy is not read).
-    fs.writeFileSync(path.join(procRoot, '77', 'cgroup'), '5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n');
-    const write = (rel: string, text: string) => {
-      fs.mkdirSync(path.dirname(path.join(cg, rel)), { recursive: true });
-      fs.writeFileSync(path.join(cg, rel), text);
-    };
+    const { root, procRoot, cg, write } = fakeCgroupHost('fakecg1-', '5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n');
     for (const c of ['cpu', 'cpuacct', 'memory']) write(`${c}/cgroup.procs`, '');
     // The container's own quota (0.5 core) is tighter than its parent's (2 cores).
     write('cpu/docker/cpu.cfs_quota_us', '200000\n');
@@ -626,10 +628,7 @@ describe('cgroup v1 of a group (a fake /proc and per-controller cgroup tree)', (
     const store = new Store({ maxSeries: 100, setIntervalMs: 1000 });
     const c = new HostCollector(store, { intervalMs: 1000, perProcess: false, groups: [parseGroupFlag('api=api-server', 'sut')], procRoot, cgroupRoot: cg });
     await c.tick();
-    const v = (series: string) => {
-      const line = render(store, 'text').split('\n').find((l) => l.startsWith(series + ' '));
-      return line === undefined ? undefined : Number(line.split(' ')[1]);
-    };
+    const v = readSeries(store);
     const L = 'group="api",role="sut"';
     expect(v(`redline_cgroup_cpu_limit_cores{${L}}`)).toBe(0.5);
     expect(v(`redline_cgroup_cpu_periods_total{${L}}`)).toBe(300);
